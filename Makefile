@@ -1,0 +1,49 @@
+# Two commands for a newcomer:
+#   make lab    install into .venv and open the series in JupyterLab
+#   make test   install into .venv (with the test tools) and run every test
+# Extra JupyterLab options pass through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LAB_ARGS ?=
+
+.PHONY: lab test lint format bench execute clean
+
+# Stamp files record what is installed, so a second run reinstalls nothing.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-lab
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/jupyter lab notebooks/01_concept.ipynb $(LAB_ARGS)
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval --nbval-current-env notebooks
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check rnn_lesson tests benchmarks
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format rnn_lesson tests benchmarks
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-lab
+	$(BIN)/python benchmarks/bench_training.py
+
+# Re-execute every notebook in place, top to bottom, to commit it with fresh outputs.
+execute: $(VENV)/.installed-test
+	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

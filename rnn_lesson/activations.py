@@ -1,0 +1,73 @@
+"""Activation functions (活性化関数) and their derivatives.
+
+Each derivative takes the *pre-activation* ``u``, as the course's equations do:
+``f'(u)``. The output layer's sigmoid is the one exception the lessons point out:
+there the derivative is written with the output ``y = sigmoid(v)`` as
+``y * (1 - y)``, which equals ``sigmoid'(v)``. Taking ``sigmoid'(y)`` instead
+(the derivative evaluated *at the output*) is the course code's mistake.
+
+All functions are safe for any finite input: no overflow warnings, no NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .checks import choice
+
+Array = np.ndarray
+
+
+def sigmoid(x: Array) -> Array:
+    """sigmoid(x) = 1 / (1 + exp(-x)), computed without overflow.
+
+    exp is only ever taken of -|x| <= 0, so it lies in (0, 1]:
+    for x >= 0 use 1 / (1 + e), for x < 0 the equal form e / (1 + e), e = exp(-|x|).
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def d_sigmoid(u: Array) -> Array:
+    """sigmoid'(u) = sigmoid(u) * (1 - sigmoid(u))."""
+    s = sigmoid(u)
+    return s * (1.0 - s)
+
+
+def tanh(x: Array) -> Array:
+    """tanh(x), numpy's own (already safe for large |x|)."""
+    return np.tanh(x)
+
+
+def d_tanh(u: Array) -> Array:
+    """tanh'(u) = 1 - tanh(u)**2.
+
+    The course writes 1 / cosh(u)**2, which is the same function but overflows
+    (cosh(800) is inf) and warns for large |u|; this form never does.
+    """
+    return 1.0 - np.tanh(u) ** 2
+
+
+def relu(x: Array) -> Array:
+    """relu(x) = max(x, 0)."""
+    return np.maximum(x, 0.0)
+
+
+def d_relu(u: Array) -> Array:
+    """relu'(u) = 1 where u > 0, else 0 (we take 0 at u = 0)."""
+    return (u > 0).astype(float)
+
+
+ACTIVATIONS: dict[str, tuple[Callable[[Array], Array], Callable[[Array], Array]]] = {
+    "sigmoid": (sigmoid, d_sigmoid),
+    "tanh": (tanh, d_tanh),
+    "relu": (relu, d_relu),
+}
+
+
+def get_activation(name: str) -> tuple[Callable[[Array], Array], Callable[[Array], Array]]:
+    """Return ``(f, f_prime)`` for ``name`` in {'sigmoid', 'tanh', 'relu'}."""
+    choice(name, "activation", tuple(ACTIVATIONS))
+    return ACTIVATIONS[name]

@@ -1,0 +1,128 @@
+"""Binary addition as a sequence task.
+
+A pair (a, b) becomes a sequence of T time steps. At step t the network sees the
+t-th bit of a and of b, and must output the t-th bit of a + b. Time runs from the
+least significant bit (LSB, t = 0) to the most significant (MSB, t = T - 1), the
+way a person adds with carries.
+
+    X: (batch, T, 2) float, X[i, t] = (bit t of a_i, bit t of b_i)
+    D: (batch, T, 1) float, D[i, t, 0] = bit t of a_i + b_i
+
+To keep every sum inside T bits, a and b are below 2**(T - 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import positive_int
+
+MAX_BITS = 62  # int64 holds a + b for a, b < 2**62
+
+
+def _check_bits(T: object) -> int:
+    T = positive_int(T, "number of bits T")
+    if T > MAX_BITS:
+        raise ValueError(f"number of bits T must be at most {MAX_BITS} (int64), got {T}")
+    return T
+
+
+def _as_int_array(values: object, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype == bool or arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must be whole numbers >= 0, got {values!r}")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be whole numbers >= 0, got a negative value {arr.min()}")
+    return arr.astype(np.int64)
+
+
+def int_to_bits(n: int | np.ndarray, T: int) -> np.ndarray:
+    """Integers to their T bits, LSB first.
+
+    n: int or (batch,) whole numbers in [0, 2**T)
+    returns: (T,) or (batch, T) int, element t is bit t (worth 2**t)
+    """
+    T = _check_bits(T)
+    arr = _as_int_array(n, "numbers to encode")
+    if np.any(arr >= 2**T):
+        raise ValueError(f"{arr.max()} does not fit in {T} bits: numbers must be below 2**{T}")
+    return (arr[..., None] >> np.arange(T)) & 1
+
+
+def bits_to_int(bits: np.ndarray) -> np.ndarray | int:
+    """Bits (LSB first) back to integers: the inverse of ``int_to_bits``.
+
+    bits: (..., T) of 0/1 (floats such as network outputs are rounded at 0.5)
+    returns: (...) int, or a Python int for a single number
+    """
+    bits = np.asarray(bits)
+    if bits.ndim < 1 or bits.shape[-1] > MAX_BITS:
+        raise ValueError(f"bits must have a last axis of length 1..{MAX_BITS}, got {bits.shape}")
+    b = (bits > 0.5).astype(np.int64) if bits.dtype.kind == "f" else bits.astype(np.int64)
+    if np.any((b != 0) & (b != 1)):
+        raise ValueError("bits must be 0 or 1")
+    value = b @ (np.int64(1) << np.arange(bits.shape[-1], dtype=np.int64))
+    return int(value) if np.ndim(value) == 0 else value
+
+
+def make_batch(
+    a: np.ndarray | int, b: np.ndarray | int, T: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode pairs (a, b) and their sums as the network's input and target.
+
+    a, b: (batch,) whole numbers below 2**(T - 1)
+    returns X: (batch, T, 2) float, D: (batch, T, 1) float; time runs LSB to MSB.
+    """
+    T = _check_bits(T)
+    a = np.atleast_1d(_as_int_array(a, "a"))
+    b = np.atleast_1d(_as_int_array(b, "b"))
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"a and b must be 1-D and of equal length, got {a.shape} and {b.shape}")
+    limit = 2 ** (T - 1)
+    if np.any(a >= limit) or np.any(b >= limit):
+        raise ValueError(
+            f"with T = {T} bits, a and b must be below 2**{T - 1} = {limit} "
+            f"so that a + b fits; got max {max(a.max(), b.max())}"
+        )
+    return encode(a, b, T)
+
+
+def encode(a: np.ndarray, b: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """``make_batch`` without the checks, for the training loop's hot path.
+
+    a, b: (batch,) int64 below 2**(T - 1) (the caller guarantees it)
+    """
+    shifts = np.arange(T)
+    X = ((np.stack([a, b], axis=-1)[:, None, :] >> shifts[:, None]) & 1).astype(float)
+    D = (((a + b)[:, None] >> shifts) & 1)[..., None].astype(float)
+    return X, D
+
+
+def all_pairs(T: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair a, b < 2**(T - 1), for exhaustive evaluation.
+
+    returns a, b: (4**(T - 1),) int; 16,384 pairs at T = 8, a varying slowest.
+    """
+    T = _check_bits(T)
+    if T > 12:
+        raise ValueError(f"all_pairs lists 4**(T-1) pairs; T must be at most 12, got {T}")
+    n = 2 ** (T - 1)
+    a, b = np.divmod(np.arange(n * n), n)
+    return a, b
+
+
+def random_pairs(rng: np.random.Generator, size: int, T: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` random pairs a, b, each uniform in [0, 2**(T - 1)).
+
+    Both come from one call, ``rng.integers(0, 2**(T-1), size=(2, size))``, so a
+    seed fixes the whole sequence of pairs.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    size = positive_int(size, "batch size")
+    T = _check_bits(T)
+    a, b = rng.integers(0, 2 ** (T - 1), size=(2, size))
+    return a, b

@@ -1,0 +1,239 @@
+"""The simple RNN (単純RNN): parameters, forward pass, backpropagation through time.
+
+Course notation, row vectors, one time step t:
+
+    u[t] = x[t] @ W_in + z[t-1] @ W + b      pre-activation of the hidden layer (中間層)
+    z[t] = f(u[t])                           hidden state, z[-1] = 0
+    y[t] = sigmoid(z[t] @ W_out + c)         output: the predicted bit t of a + b
+
+Loss (誤差関数): L = mean over the batch of sum over t of 1/2 (y[t] - d[t])**2.
+
+Shapes, for H hidden units:
+
+    X (batch, T, 2)   D, Y (batch, T, 1)   u, z (batch, T, H)
+    W_in (2, H)   W (H, H)   W_out (H, 1)   b (H,)   c (1,)
+
+A stack of K independent models: every parameter may carry a leading axis K,
+W_in (K, 2, H) and so on. X and D then have shape (K, batch, T, .), or keep
+(batch, T, .) to give every model the same data. The code below is written with
+``@`` and axis-aware sums, so one forward and one backward serve both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import get_activation, sigmoid
+from .checks import positive_int
+from .initializers import init_weight
+
+PARAM_NAMES = ("W_in", "W", "W_out", "b", "c")
+N_IN, N_OUT = 2, 1
+
+Params = dict[str, np.ndarray]
+
+
+def init_params(
+    hidden_size: int = 16,
+    init: str = "xavier",
+    *,
+    rng: np.random.Generator,
+    std: float = 1.0,
+) -> Params:
+    """New parameters: weights from ``init`` ('normal', 'xavier', 'he'), biases zero.
+
+    ``std`` is used by 'normal' only (the course uses std = 1).
+    Draw order is fixed (W_in, W, W_out), so ``rng``'s seed fixes every weight.
+    returns {'W_in': (2, H), 'W': (H, H), 'W_out': (H, 1), 'b': (H,), 'c': (1,)}
+    """
+    H = positive_int(hidden_size, "hidden size")
+    return {
+        "W_in": init_weight((N_IN, H), init, rng, std),
+        "W": init_weight((H, H), init, rng, std),
+        "W_out": init_weight((H, N_OUT), init, rng, std),
+        "b": np.zeros(H),
+        "c": np.zeros(N_OUT),
+    }
+
+
+def stack_params(models: list[Params]) -> Params:
+    """K single models -> one stack with a leading axis K (all must have one hidden size)."""
+    if not models:
+        raise ValueError("stack_params needs at least one model")
+    shapes = {tuple(check_params(m)[1:]) for m in models}
+    if any(check_params(m)[0] != () for m in models) or len(shapes) != 1:
+        raise ValueError("stack_params takes single (unstacked) models of one hidden size")
+    return {k: np.stack([m[k] for m in models]) for k in PARAM_NAMES}
+
+
+def unstack_params(params: Params) -> list[Params]:
+    """A stack with leading axis K -> a list of K single models (copies)."""
+    lead, _ = check_params(params)
+    if len(lead) != 1:
+        raise ValueError(f"unstack_params needs one leading model axis, got lead shape {lead}")
+    return [{k: params[k][i].copy() for k in PARAM_NAMES} for i in range(lead[0])]
+
+
+def check_params(params: object) -> tuple[tuple[int, ...], int]:
+    """Check the five parameters fit together; return (lead shape, H).
+
+    lead is () for one model and (K,) for a stack of K.
+    """
+    if not isinstance(params, dict):
+        raise ValueError(
+            f"params must be a dict with keys {PARAM_NAMES}, got {type(params).__name__}"
+        )
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing}; it needs all of {PARAM_NAMES}")
+    p = {k: np.asarray(params[k]) for k in PARAM_NAMES}
+    W_in = p["W_in"]
+    if W_in.ndim < 2 or W_in.shape[-2] != N_IN:
+        raise ValueError(f"W_in must have shape (..., {N_IN}, H), got {W_in.shape}")
+    lead, H = W_in.shape[:-2], W_in.shape[-1]
+    expected = {
+        "W_in": lead + (N_IN, H),
+        "W": lead + (H, H),
+        "W_out": lead + (H, N_OUT),
+        "b": lead + (H,),
+        "c": lead + (N_OUT,),
+    }
+    for k, shape in expected.items():
+        if p[k].shape != shape:
+            raise ValueError(
+                f"{k} has shape {p[k].shape}, but W_in {W_in.shape} asks for {shape} "
+                f"(H = {H}, lead {lead})"
+            )
+    if H < 1:
+        raise ValueError("hidden size H must be at least 1")
+    return lead, H
+
+
+def check_inputs(
+    params: Params, X: object, D: object = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check X (and D) against the parameters; return them as float arrays."""
+    lead, _ = check_params(params)
+    X = np.asarray(X, dtype=float)
+    ok_ranks = (3,) if not lead else (3, 3 + len(lead))
+    if X.ndim not in ok_ranks or X.shape[-1] != N_IN:
+        want = "(batch, T, 2)" + (f" or {lead + ('batch', 'T', 2)}" if lead else "")
+        raise ValueError(f"X must have shape {want}, got {X.shape}")
+    if X.ndim > 3 and X.shape[: len(lead)] != lead:
+        raise ValueError(f"X's leading axes {X.shape[: len(lead)]} must match the stack {lead}")
+    if X.shape[-3] < 1 or X.shape[-2] < 1:
+        raise ValueError(f"X needs at least one sample and one time step, got {X.shape}")
+    if D is None:
+        return X, None
+    D = np.asarray(D, dtype=float)
+    if D.shape[-1:] != (N_OUT,) or D.shape[:-1] != X.shape[:-1]:
+        raise ValueError(
+            f"D must have shape {X.shape[:-1] + (N_OUT,)} to match X {X.shape}, got {D.shape}"
+        )
+    return X, D
+
+
+def forward(params: Params, X: np.ndarray, activation: str = "tanh") -> tuple[np.ndarray, dict]:
+    """Run the RNN over every time step of every sequence in X.
+
+    X: (batch, T, 2) float, time runs LSB to MSB (or (K, batch, T, 2) for a stack)
+    returns Y: (batch, T, 1) outputs in (0, 1), and the cache that ``backward`` needs.
+    """
+    X, _ = check_inputs(params, X)
+    get_activation(activation)
+    return _forward(params, X, activation)
+
+
+def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
+    """Backpropagation through time (通時的誤差逆伝播, BPTT).
+
+    D: (batch, T, 1) target bits, as X in ``forward``.
+    returns the gradients dL/dW_in, dL/dW, dL/dW_out, dL/db, dL/dc under the parameters' keys.
+    """
+    if not isinstance(cache, dict) or not {"X", "u", "z", "y", "activation"} <= cache.keys():
+        raise ValueError("cache must be the second value returned by forward(params, X)")
+    _, D = check_inputs(params, cache["X"], D)
+    return _backward(params, cache, D)
+
+
+def _forward(params: Params, X: np.ndarray, activation: str) -> tuple[np.ndarray, dict]:
+    f, _ = get_activation(activation)
+    W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
+    T = X.shape[-2]
+    # x[t] @ W_in + b for every t at once; the loop adds the recurrent part.
+    u = _each_step(X, W_in) + b[..., None, None, :]
+    z = np.empty_like(u)
+    z_prev = np.zeros_like(u[..., 0, :])  # z[-1] = 0
+    for t in range(T):
+        u[..., t, :] += z_prev @ W  # u[t] = x[t] W_in + z[t-1] W + b
+        z[..., t, :] = z_prev = f(u[..., t, :])  # z[t] = f(u[t])
+    y = sigmoid(_each_step(z, W_out) + c[..., None, None, :])  # y[t] = σ(z[t] W_out + c)
+    return y, {"X": X, "u": u, "z": z, "y": y, "activation": activation}
+
+
+def _backward(params: Params, cache: dict, D: np.ndarray) -> Params:
+    _, df = get_activation(cache["activation"])
+    X, u, z, y = cache["X"], cache["u"], cache["z"], cache["y"]
+    W, W_out = params["W"], params["W_out"]
+    T, batch = u.shape[-2], u.shape[-3]
+    # δout[t] = ∂L/∂(z[t] W_out + c) = (y[t] - d[t]) · y[t](1 - y[t]), / batch for the mean
+    delta_out = (y - D) * y * (1.0 - y) / batch
+    from_out = _each_step(delta_out, np.swapaxes(W_out, -1, -2))  # δout[t] W_outᵀ, all t
+    f_prime = df(u)  # f'(u[t]), all t
+    delta = np.empty_like(u)
+    delta_next = np.zeros_like(u[..., 0, :])  # δ[T] = 0: nothing comes from after the last step
+    W_T = np.swapaxes(W, -1, -2)
+    for t in reversed(range(T)):
+        # δ[t] = (δ[t+1] Wᵀ + δout[t] W_outᵀ) ⊙ f'(u[t]): z[t] feeds y[t] and u[t+1]
+        delta[..., t, :] = delta_next = (delta_next @ W_T + from_out[..., t, :]) * f_prime[
+            ..., t, :
+        ]
+    z_prev = np.concatenate([np.zeros_like(z[..., :1, :]), z[..., :-1, :]], axis=-2)  # z[t-1]
+    return {
+        "W_in": _sum_outer(X, delta),  # Σ_t x[t]ᵀ δ[t]
+        "W": _sum_outer(z_prev, delta),  # Σ_t z[t-1]ᵀ δ[t]
+        "W_out": _sum_outer(z, delta_out),  # Σ_t z[t]ᵀ δout[t]
+        "b": delta.sum(axis=(-3, -2)),  # Σ_t δ[t]
+        "c": delta_out.sum(axis=(-3, -2)),  # Σ_t δout[t]
+    }
+
+
+def _each_step(A: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """A[t] @ M for every sample and step: (..., batch, T, i), (..., i, j) -> (..., batch, T, j).
+
+    Folding batch and time into one axis makes it a single matrix product.
+    """
+    out = A.reshape(*A.shape[:-3], -1, A.shape[-1]) @ M
+    return out.reshape(*out.shape[:-2], *A.shape[-3:-1], M.shape[-1])
+
+
+def _sum_outer(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Σ over batch and time of a[t]ᵀ g[t]: (..., batch, T, i), (..., batch, T, j) -> (..., i, j)"""
+    a = np.broadcast_to(a, g.shape[:-1] + a.shape[-1:])
+    a2 = a.reshape(*a.shape[:-3], -1, a.shape[-1])
+    g2 = g.reshape(*g.shape[:-3], -1, g.shape[-1])
+    return np.swapaxes(a2, -1, -2) @ g2
+
+
+def _check_outputs(Y: object, D: object) -> tuple[np.ndarray, np.ndarray]:
+    Y, D = np.asarray(Y, dtype=float), np.asarray(D, dtype=float)
+    if Y.ndim < 3 or Y.shape[-1] != N_OUT or D.shape not in (Y.shape, Y.shape[-3:]):
+        raise ValueError(
+            f"Y must have shape (..., batch, T, 1) and D the same or (batch, T, 1), "
+            f"got {Y.shape} and {D.shape}"
+        )
+    return Y, D
+
+
+def loss(Y: np.ndarray, D: np.ndarray) -> np.ndarray | float:
+    """L = mean over the batch of Σ_t 1/2 (y[t] - d[t])**2: a float, or one per model."""
+    Y, D = _check_outputs(Y, D)
+    out = (0.5 * (Y - D) ** 2).sum(axis=(-2, -1)).mean(axis=-1)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def accuracy(Y: np.ndarray, D: np.ndarray) -> np.ndarray | float:
+    """Share of sums that are exactly right: every output bit, rounded at 0.5, equals d."""
+    Y, D = _check_outputs(Y, D)
+    out = np.all((Y > 0.5) == (D > 0.5), axis=(-2, -1)).mean(axis=-1)
+    return float(out) if np.ndim(out) == 0 else out

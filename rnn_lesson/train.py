@@ -1,0 +1,170 @@
+"""Stochastic gradient descent (確率的勾配降下法, SGD) on binary addition.
+
+One update: draw ``batch_size`` random pairs, run forward and BPTT, and step every
+parameter against its gradient, θ ← θ - lr · dL/dθ. ``batch_size=1`` is the
+course's per-sample SGD. Every ``eval_every`` updates the loss and exact-sum
+accuracy over *all* pairs are recorded.
+
+A stack of K models (parameters with a leading axis K) trains in the same loop:
+all K see the same random pairs, so each ends exactly where a run on its own with
+the same ``rng`` seed would. The learning rate may differ per model.
+
+Divergence: when a model's loss or any of its weights stops being finite, that
+model stops. Its parameters stay at their last finite values, ``diverged_at``
+records the update, and its history ends there, so no NaN reaches a plot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import get_activation
+from .checks import learning_rate, positive_int
+from .data import _check_bits, encode
+from .evaluate import MAX_EVAL_BITS, evaluate_all_pairs
+from .model import PARAM_NAMES, Params, _backward, _forward, check_params
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns. For a stack, arrays carry the model axis last.
+
+    params:      the trained parameters (same shapes as given)
+    updates:     (n_evals,) the update count at each evaluation, 0 first
+    loss:        (n_evals,) or (n_evals, K) loss over all pairs
+    accuracy:    (n_evals,) or (n_evals, K) share of all pairs summed exactly right
+    diverged_at: None or the update where the model diverged; for a stack, a list
+    """
+
+    params: Params
+    activation: str
+    T: int
+    updates: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray
+    diverged_at: int | None | list[int | None]
+    _n_valid: np.ndarray = field(repr=False)
+
+    def curve(self, model: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(updates, loss, accuracy) of one model, only the points before any divergence."""
+        n = int(self._n_valid if model is None else self._n_valid[model])
+        loss = self.loss if model is None else self.loss[:, model]
+        acc = self.accuracy if model is None else self.accuracy[:, model]
+        return self.updates[:n], loss[:n], acc[:n]
+
+    def first_perfect(self) -> int | None | list[int | None]:
+        """The first recorded update with 100% of pairs right (None if never)."""
+        acc = self.accuracy if self.accuracy.ndim == 2 else self.accuracy[:, None]
+        hits = [np.flatnonzero(acc[:, k] == 1.0) for k in range(acc.shape[1])]
+        firsts = [int(self.updates[h[0]]) if h.size else None for h in hits]
+        return firsts[0] if self.accuracy.ndim == 1 else firsts
+
+    def message(self) -> str:
+        """One line a notebook or widget can show: final accuracy, or where it diverged."""
+        div = self.diverged_at if isinstance(self.diverged_at, list) else [self.diverged_at]
+        acc = np.atleast_1d(self.accuracy[-1])
+        lines = []
+        for k, (d, a) in enumerate(zip(div, acc, strict=True)):
+            who = "" if len(div) == 1 else f"model {k}: "
+            if d is not None:
+                lines.append(
+                    f"{who}diverged at update {d}: the loss or a weight became inf/NaN, "
+                    "so training stopped there (try a smaller learning rate or initial weights)"
+                )
+            else:
+                lines.append(
+                    f"{who}{100 * a:.2f}% of all pairs right after {self.updates[-1]} updates"
+                )
+        return "\n".join(lines)
+
+
+def train(
+    params: Params,
+    *,
+    rng: np.random.Generator,
+    activation: str = "tanh",
+    lr: float | np.ndarray = 0.1,
+    n_updates: int = 10_000,
+    batch_size: int = 1,
+    T: int = 8,
+    eval_every: int = 100,
+    stop_at_100: bool = False,
+) -> TrainResult:
+    """Train with SGD; the given ``params`` are not changed (a copy is trained).
+
+    rng: draws the training pairs, ``random_pairs(rng, batch_size, T)`` once per update
+    lr: a positive number, or (K,) of them for a stack of K models
+    eval_every: record loss and accuracy over all pairs every this many updates
+    stop_at_100: stop at the first evaluation where every model that still trains is at 100%
+    """
+    lead, _ = check_params(params)
+    if len(lead) > 1:
+        raise ValueError(f"a stack has one leading model axis, got lead shape {lead}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    get_activation(activation)
+    lr = learning_rate(lr, lead[0] if lead else None)
+    n_updates = positive_int(n_updates, "n_updates")
+    batch_size = positive_int(batch_size, "batch size")
+    eval_every = positive_int(eval_every, "eval_every")
+    T = _check_bits(T)
+    if T > MAX_EVAL_BITS:
+        raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate on all pairs, got {T}")
+
+    # Work on a stack always (one model = a stack of 1), so there is one code path.
+    single = lead == ()
+    p = {
+        k: np.array(params[k], dtype=float)[None] if single else np.array(params[k], dtype=float)
+        for k in PARAM_NAMES
+    }
+    K = p["W"].shape[0]
+    lr_k = np.broadcast_to(np.asarray(lr, dtype=float), (K,))
+    step = {k: lr_k.reshape((K,) + (1,) * (p[k].ndim - 1)) for k in PARAM_NAMES}
+    training = np.ones(K, dtype=bool)
+    diverged_at = np.full(K, -1)
+    n_valid = np.zeros(K, dtype=int)
+    updates, losses, accs = [], [], []
+
+    def record(n: int) -> None:
+        loss, acc = evaluate_all_pairs(p, activation, T)
+        loss, acc = np.where(training, loss, np.nan), np.where(training, acc, np.nan)
+        updates.append(n)
+        losses.append(loss)
+        accs.append(acc)
+        n_valid[training] = len(updates)
+
+    high = 2 ** (T - 1)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
+        record(0)
+        for n in range(1, n_updates + 1):
+            a, b = rng.integers(0, high, size=(2, batch_size))  # = random_pairs(rng, batch_size, T)
+            X, D = encode(a, b, T)
+            y, cache = _forward(p, X, activation)
+            grads = _backward(p, cache, D)
+            new = {k: p[k] - step[k] * grads[k] for k in PARAM_NAMES}
+            # A non-finite entry anywhere makes the sum of all entries non-finite.
+            total = sum(new[k].reshape(K, -1).sum(axis=1) for k in PARAM_NAMES)
+            loss_k = ((y - D) ** 2).sum(axis=(1, 2, 3))
+            bad = training & ~(np.isfinite(total) & np.isfinite(loss_k))
+            if bad.any():  # stop those models; keep their last finite parameters
+                diverged_at[bad] = n
+                training &= ~bad
+                for k in PARAM_NAMES:
+                    new[k][bad] = p[k][bad]
+                    step[k] = step[k] * training.reshape(step[k].shape)
+            p = new
+            if n % eval_every == 0 or n == n_updates or not training.any():
+                record(n)
+                if not training.any() or (stop_at_100 and np.all(accs[-1][training] == 1.0)):
+                    break
+
+    div = [int(d) if d > 0 else None for d in diverged_at]
+    acc_arr, loss_arr = np.array(accs), np.array(losses)
+    if single:
+        p = {k: v[0] for k, v in p.items()}
+        return TrainResult(
+            p, activation, T, np.array(updates), loss_arr[:, 0], acc_arr[:, 0], div[0], n_valid[0]
+        )
+    return TrainResult(p, activation, T, np.array(updates), loss_arr, acc_arr, div, n_valid)
