@@ -30,12 +30,19 @@ def _check_bits(T: object) -> int:
 def _as_int_array(values: object, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype == bool or arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        if (
+            arr.dtype.kind == "f"
+            and np.all(np.isfinite(arr))
+            and np.all(arr == np.round(arr))
+            and np.all(np.abs(arr) < 2.0**MAX_BITS)  # else the cast to int64 overflows
+        ):
             arr = arr.astype(np.int64)
         else:
-            raise ValueError(f"{name} must be whole numbers >= 0, got {values!r}")
+            raise ValueError(f"{name} must be whole numbers in [0, 2**{MAX_BITS}), got {values!r}")
     if np.any(arr < 0):
         raise ValueError(f"{name} must be whole numbers >= 0, got a negative value {arr.min()}")
+    if np.any(arr >= 2**MAX_BITS):  # e.g. uint64, which the cast to int64 would wrap
+        raise ValueError(f"{name} must be below 2**{MAX_BITS}, got {arr.max()}")
     return arr.astype(np.int64)
 
 
@@ -59,8 +66,10 @@ def bits_to_int(bits: np.ndarray) -> np.ndarray | int:
     returns: (...) int, or a Python int for a single number
     """
     bits = np.asarray(bits)
-    if bits.ndim < 1 or bits.shape[-1] > MAX_BITS:
+    if bits.ndim < 1 or not 1 <= bits.shape[-1] <= MAX_BITS:
         raise ValueError(f"bits must have a last axis of length 1..{MAX_BITS}, got {bits.shape}")
+    if bits.dtype.kind not in "biuf" or not np.all(np.isfinite(bits)):
+        raise ValueError(f"bits must be 0 or 1 (or finite floats, rounded at 0.5), got {bits!r}")
     b = (bits > 0.5).astype(np.int64) if bits.dtype.kind == "f" else bits.astype(np.int64)
     if np.any((b != 0) & (b != 1)):
         raise ValueError("bits must be 0 or 1")
@@ -79,8 +88,10 @@ def make_batch(
     T = _check_bits(T)
     a = np.atleast_1d(_as_int_array(a, "a"))
     b = np.atleast_1d(_as_int_array(b, "b"))
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"a and b must be 1-D and of equal length, got {a.shape} and {b.shape}")
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        raise ValueError(
+            f"a and b must be 1-D, non-empty and of equal length, got {a.shape} and {b.shape}"
+        )
     limit = 2 ** (T - 1)
     if np.any(a >= limit) or np.any(b >= limit):
         raise ValueError(

@@ -7,6 +7,7 @@ fixes every weight.
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 
@@ -38,7 +39,8 @@ def init_weight(
     if len(shape) < 2:
         raise ValueError(f"a weight shape needs at least 2 dimensions (n_in, n_out), got {shape}")
     if init == "normal":
-        if not (isinstance(std, (int, float)) and math.isfinite(std) and std > 0):
+        is_number = isinstance(std, Real) and not isinstance(std, bool)
+        if not (is_number and math.isfinite(std) and std > 0):
             raise ValueError(f"std must be a positive finite number, got {std!r}")
         scale = float(std)
     elif init == "xavier":

@@ -86,7 +86,13 @@ def check_params(params: object) -> tuple[tuple[int, ...], int]:
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {missing}; it needs all of {PARAM_NAMES}")
-    p = {k: np.asarray(params[k]) for k in PARAM_NAMES}
+    try:
+        p = {k: np.asarray(params[k]) for k in PARAM_NAMES}
+    except ValueError:  # e.g. ragged nested lists
+        raise ValueError(f"params {PARAM_NAMES} must be arrays of numbers") from None
+    not_numbers = [k for k in PARAM_NAMES if p[k].dtype.kind not in "iuf"]
+    if not_numbers:
+        raise ValueError(f"params {not_numbers} must be arrays of numbers (floats)")
     W_in = p["W_in"]
     if W_in.ndim < 2 or W_in.shape[-2] != N_IN:
         raise ValueError(f"W_in must have shape (..., {N_IN}, H), got {W_in.shape}")
@@ -114,7 +120,7 @@ def check_inputs(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Check X (and D) against the parameters; return them as float arrays."""
     lead, _ = check_params(params)
-    X = np.asarray(X, dtype=float)
+    X = _float_array(X, "X")
     ok_ranks = (3,) if not lead else (3, 3 + len(lead))
     if X.ndim not in ok_ranks or X.shape[-1] != N_IN:
         want = "(batch, T, 2)" + (f" or {lead + ('batch', 'T', 2)}" if lead else "")
@@ -125,12 +131,22 @@ def check_inputs(
         raise ValueError(f"X needs at least one sample and one time step, got {X.shape}")
     if D is None:
         return X, None
-    D = np.asarray(D, dtype=float)
+    D = _float_array(D, "D")
     if D.shape[-1:] != (N_OUT,) or D.shape[:-1] != X.shape[:-1]:
         raise ValueError(
             f"D must have shape {X.shape[:-1] + (N_OUT,)} to match X {X.shape}, got {D.shape}"
         )
     return X, D
+
+
+def _float_array(A: object, name: str) -> np.ndarray:
+    try:
+        A = np.asarray(A, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {type(A).__name__}") from None
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} must hold finite numbers (bits are 0 or 1), got inf or NaN")
+    return A
 
 
 def forward(params: Params, X: np.ndarray, activation: str = "tanh") -> tuple[np.ndarray, dict]:
@@ -209,10 +225,9 @@ def _each_step(A: np.ndarray, M: np.ndarray) -> np.ndarray:
 
 def _sum_outer(a: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Σ over batch and time of a[t]ᵀ g[t]: (..., batch, T, i), (..., batch, T, j) -> (..., i, j)"""
-    a = np.broadcast_to(a, g.shape[:-1] + a.shape[-1:])
-    a2 = a.reshape(*a.shape[:-3], -1, a.shape[-1])
+    a2 = a.reshape(*a.shape[:-3], -1, a.shape[-1])  # batch and time folded into one axis
     g2 = g.reshape(*g.shape[:-3], -1, g.shape[-1])
-    return np.swapaxes(a2, -1, -2) @ g2
+    return np.swapaxes(a2, -1, -2) @ g2  # a shared X (no model axis) broadcasts over the stack
 
 
 def _check_outputs(Y: object, D: object) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,8 @@ records the update, and its history ends there, so no NaN reaches a plot.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,6 +93,7 @@ def train(
     T: int = 8,
     eval_every: int = 100,
     stop_at_100: bool = False,
+    backward_fn: Callable | None = None,
 ) -> TrainResult:
     """Train with SGD; the given ``params`` are not changed (a copy is trained).
 
@@ -98,6 +101,8 @@ def train(
     lr: a positive number, or (K,) of them for a stack of K models
     eval_every: record loss and accuracy over all pairs every this many updates
     stop_at_100: stop at the first evaluation where every model that still trains is at 100%
+    backward_fn: ``backward_fn(params, cache, D)`` in place of BPTT (e.g. a deliberately wrong
+        one, to see what it does); it must accept one model and a stack, as ``backward`` does
     """
     lead, _ = check_params(params)
     if len(lead) > 1:
@@ -109,26 +114,35 @@ def train(
     n_updates = positive_int(n_updates, "n_updates")
     batch_size = positive_int(batch_size, "batch size")
     eval_every = positive_int(eval_every, "eval_every")
+    if not isinstance(stop_at_100, (bool, np.bool_)):
+        raise ValueError(f"stop_at_100 must be True or False, got {stop_at_100!r}")
     T = _check_bits(T)
     if T > MAX_EVAL_BITS:
         raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate on all pairs, got {T}")
 
-    # Work on a stack always (one model = a stack of 1), so there is one code path.
+    if backward_fn is not None and not callable(backward_fn):
+        raise ValueError(
+            f"backward_fn must be a function (params, cache, D) -> grads, got {backward_fn!r}"
+        )
+    backward = _backward if backward_fn is None else backward_fn
+    # One model trains as it is (2-D matrix products are the fastest); the per-model
+    # bookkeeping below views every array as (K, -1), with K = 1 for one model.
     single = lead == ()
-    p = {
-        k: np.array(params[k], dtype=float)[None] if single else np.array(params[k], dtype=float)
-        for k in PARAM_NAMES
-    }
-    K = p["W"].shape[0]
+    K = 1 if single else lead[0]
+    p = {k: np.array(params[k], dtype=float) for k in PARAM_NAMES}
     lr_k = np.broadcast_to(np.asarray(lr, dtype=float), (K,))
-    step = {k: lr_k.reshape((K,) + (1,) * (p[k].ndim - 1)) for k in PARAM_NAMES}
+    step = {k: lr if single else lr_k.reshape((K,) + (1,) * (p[k].ndim - 1)) for k in PARAM_NAMES}
     training = np.ones(K, dtype=bool)
     diverged_at = np.full(K, -1)
     n_valid = np.zeros(K, dtype=int)
     updates, losses, accs = [], [], []
 
     def record(n: int) -> None:
-        loss, acc = evaluate_all_pairs(p, activation, T)
+        loss, acc = np.atleast_1d(*evaluate_all_pairs(p, activation, T))
+        # Finite weights so large that the loss over all pairs overflows: diverged too.
+        bad = training & ~np.isfinite(loss)
+        diverged_at[bad] = n
+        training[bad] = False
         loss, acc = np.where(training, loss, np.nan), np.where(training, acc, np.nan)
         updates.append(n)
         losses.append(loss)
@@ -138,32 +152,32 @@ def train(
     high = 2 ** (T - 1)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
         record(0)
-        for n in range(1, n_updates + 1):
+        for n in range(1, n_updates + 1 if training.any() else 1):
             a, b = rng.integers(0, high, size=(2, batch_size))  # = random_pairs(rng, batch_size, T)
             X, D = encode(a, b, T)
             y, cache = _forward(p, X, activation)
-            grads = _backward(p, cache, D)
+            grads = backward(p, cache, D)
             new = {k: p[k] - step[k] * grads[k] for k in PARAM_NAMES}
-            # A non-finite entry anywhere makes the sum of all entries non-finite.
-            total = sum(new[k].reshape(K, -1).sum(axis=1) for k in PARAM_NAMES)
-            loss_k = ((y - D) ** 2).sum(axis=(1, 2, 3))
-            bad = training & ~(np.isfinite(total) & np.isfinite(loss_k))
-            if bad.any():  # stop those models; keep their last finite parameters
+            # A non-finite entry anywhere makes a sum over it non-finite: one cheap test
+            # over everything, and only if it fails, the same test model by model.
+            if not math.isfinite(y.sum() + sum(new[k].sum() for k in PARAM_NAMES)):
+                total = y.reshape(K, -1).sum(axis=1)
+                total += sum(new[k].reshape(K, -1).sum(axis=1) for k in PARAM_NAMES)
+                bad = training & ~np.isfinite(total)
                 diverged_at[bad] = n
                 training &= ~bad
-                for k in PARAM_NAMES:
-                    new[k][bad] = p[k][bad]
-                    step[k] = step[k] * training.reshape(step[k].shape)
+            if not training.all():  # stopped models keep their last finite parameters
+                for k in PARAM_NAMES:  # (not p - 0 * grad: a NaN gradient would leak in)
+                    new[k].reshape(K, -1)[~training] = p[k].reshape(K, -1)[~training]
             p = new
             if n % eval_every == 0 or n == n_updates or not training.any():
                 record(n)
                 if not training.any() or (stop_at_100 and np.all(accs[-1][training] == 1.0)):
                     break
 
-    div = [int(d) if d > 0 else None for d in diverged_at]
+    div = [int(d) if d >= 0 else None for d in diverged_at]
     acc_arr, loss_arr = np.array(accs), np.array(losses)
     if single:
-        p = {k: v[0] for k, v in p.items()}
         return TrainResult(
             p, activation, T, np.array(updates), loss_arr[:, 0], acc_arr[:, 0], div[0], n_valid[0]
         )

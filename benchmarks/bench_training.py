@@ -1,0 +1,293 @@
+"""Training speed of rnn_lesson, measured in one run on one machine.
+
+    .venv/bin/python benchmarks/bench_training.py      (or: make bench)
+
+1. The course's per-sample loop (one sample, one time step, one np.dot at a time)
+   against the package's per-sample SGD, 10,000 updates each.
+   Goal: the package at least 2x faster.
+2. Minibatch SGD to 100% of all 16,384 pairs, 10 seeds. Goal: at most 0.1 s, 10 of 10.
+3. 90 stacked models x 10,000 per-sample updates against one model. Goal: all 90 in 15 s.
+
+Times are wall-clock medians over a few repeats (the load average is printed, since
+other work on the machine slows everything down). Takes about 1.5 minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import rnn_lesson as R
+
+H, T, LR = 16, 8, 0.1
+N_UPDATES = 10_000
+REPEATS = 3
+NEVER = 10**9  # eval_every so large that train() evaluates only at update 0 and at the end
+
+
+# ---------------------------------------------------------------------------
+# 1. The course's way: per sample, per time step, nothing vectorised.
+# ---------------------------------------------------------------------------
+def course_style_train(params, rng, n_updates, lr):
+    """SGD written the way the course writes it, with its two mistakes corrected.
+
+    Same math as rnn_lesson (biases b and c included, delta_out with y(1 - y), tanh),
+    same random pairs (one rng.integers(0, 128, size=(2, 1)) per update), but one sample
+    at a time, a Python loop over the time steps, np.dot on (1, H) rows, and u, z kept
+    in (T + 1, H) buffers whose row 0 is z[-1] = 0. Uses nothing from rnn_lesson.
+    It is leaner than the course's own code (no helper-function calls for the loss, no
+    rounded prediction per step, no print), so the comparison flatters the baseline.
+    """
+    W_in, W, W_out = params["W_in"].copy(), params["W"].copy(), params["W_out"].copy()
+    b, c = params["b"].copy(), params["c"].copy()
+    binary = np.unpackbits(np.arange(2**T, dtype=np.uint8)[:, None], axis=1)  # MSB first
+    u = np.zeros((T + 1, H))
+    z = np.zeros((T + 1, H))
+    y = np.zeros((T, 1))
+    delta_out = np.zeros((T, 1))
+    delta = np.zeros((T + 1, H))  # row T stays 0: nothing flows back from after the end
+    for _ in range(n_updates):
+        a_int, b_int = rng.integers(0, 2 ** (T - 1), size=(2, 1))[:, 0]
+        a_bin, b_bin, d_bin = binary[a_int], binary[b_int], binary[a_int + b_int]
+        W_in_grad, W_grad, W_out_grad = np.zeros_like(W_in), np.zeros_like(W), np.zeros_like(W_out)
+        b_grad, c_grad = np.zeros_like(b), np.zeros_like(c)
+        all_loss = 0.0
+        for t in range(T):  # t = 0 is the least significant bit, the last column of binary
+            X = np.array([a_bin[-t - 1], b_bin[-t - 1]]).reshape(1, -1)
+            dd = d_bin[-t - 1]
+            u[t + 1] = np.dot(X, W_in) + np.dot(z[t].reshape(1, -1), W) + b
+            z[t + 1] = np.tanh(u[t + 1])
+            y[t] = 1 / (1 + np.exp(-(np.dot(z[t + 1].reshape(1, -1), W_out) + c)))
+            all_loss += 0.5 * (y[t, 0] - dd) ** 2
+            delta_out[t] = (y[t] - dd) * y[t] * (1 - y[t])
+        for t in reversed(range(T)):
+            X = np.array([a_bin[-t - 1], b_bin[-t - 1]]).reshape(1, -1)
+            delta[t] = (
+                np.dot(delta[t + 1].reshape(1, -1), W.T)
+                + np.dot(delta_out[t].reshape(1, -1), W_out.T)
+            ) * (1 - np.tanh(u[t + 1]) ** 2)
+            W_out_grad += np.dot(z[t + 1].reshape(-1, 1), delta_out[t].reshape(1, -1))
+            W_grad += np.dot(z[t].reshape(-1, 1), delta[t].reshape(1, -1))
+            W_in_grad += np.dot(X.T, delta[t].reshape(1, -1))
+            b_grad += delta[t]
+            c_grad += delta_out[t]
+        W_in -= lr * W_in_grad
+        W -= lr * W_grad
+        W_out -= lr * W_out_grad
+        b -= lr * b_grad
+        c -= lr * c_grad
+    return {"W_in": W_in, "W": W, "W_out": W_out, "b": b, "c": c}
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def timed(fn, repeats=REPEATS):
+    """(median wall seconds, all wall seconds, last result, median CPU seconds) of fn().
+
+    CPU time (time.process_time, all threads of this process) is less disturbed by other
+    work on the machine than wall time, so it is printed beside it where it matters.
+    """
+    times, cpu, result = [], [], None
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(times), times, result, statistics.median(cpu)
+
+
+def eval_seconds(params, repeats=9):
+    return timed(lambda: R.evaluate_all_pairs(params), repeats)[0]
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_info():
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')}"
+    except Exception as exc:  # show_config's layout is not a stable API
+        return f"unknown ({type(exc).__name__})"
+
+
+def load():
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def ms(seconds):
+    return f"{1000 * seconds:8.1f} ms"
+
+
+# ---------------------------------------------------------------------------
+def main():
+    print("rnn_lesson training benchmark")
+    print(f"  machine: {platform.platform()}, {os.cpu_count()} CPUs, {cpu_name()}")
+    print(f"  python {platform.python_version()}, numpy {np.__version__}, BLAS {blas_info()}")
+    threads = {
+        k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ
+    }
+    print(f"  BLAS thread settings: {threads or 'numpy defaults'}; at start: {load()}")
+    print(f"  every time is the median of {REPEATS} runs unless said otherwise")
+    total_start = time.perf_counter()
+
+    # 1 ---------------------------------------------------------------------
+    print(f"\n1. Per-sample SGD, H = {H}, tanh, Xavier, lr {LR}, {N_UPDATES:,} updates")
+    p0 = R.init_params(H, "xavier", rng=np.random.default_rng(0))
+    t_course, runs_course, course_params, cpu_course = timed(
+        lambda: course_style_train(p0, np.random.default_rng(1), N_UPDATES, LR)
+    )
+    t_pkg, runs_pkg, result, cpu_pkg = timed(
+        lambda: R.train(
+            p0, rng=np.random.default_rng(1), lr=LR, n_updates=N_UPDATES, eval_every=NEVER
+        )
+    )
+    t_eval = eval_seconds(p0)
+    diff = max(np.abs(course_params[k] - result.params[k]).max() for k in R.PARAM_NAMES)
+    print(f"   course-style loop : {t_course:6.2f} s  ({1e3 * t_course / N_UPDATES:.3f} ms/update)")
+    print(
+        f"   rnn_lesson.train  : {t_pkg:6.2f} s  ({1e3 * t_pkg / N_UPDATES:.3f} ms/update; "
+        f"includes the 2 evaluations over all pairs that train() always makes, "
+        f"at update 0 and at the end, {ms(2 * t_eval).strip()})"
+    )
+    ratio = t_course / t_pkg
+    print(
+        f"   ratio             : {ratio:6.2f}x   goal >= 2x: {'met' if ratio >= 2 else 'NOT met'}"
+    )
+    print(
+        f"   CPU time instead  : course {cpu_course:.2f} s, package {cpu_pkg:.2f} s, "
+        f"ratio {cpu_course / cpu_pkg:.2f}x"
+    )
+    print(f"   same random pairs, same final weights: max |difference| = {diff:.1e}")
+    print(f"   (all runs, s: course {fmt(runs_course)}; package {fmt(runs_pkg)})")
+
+    # 2 ---------------------------------------------------------------------
+    print("\n2. Minibatch SGD to 100% of all 16,384 pairs, 10 seeds, H = 16, tanh, Xavier,")
+    print("   batch 32, lr 2.0, evaluation every 10 updates, stop at 100% (each seed run once)")
+    updates, seconds, n_evals = minibatch_runs(32, 2.0)
+    reached = sum(u is not None for u in updates)
+    done = [u for u in updates if u is not None]
+    t_eval = eval_seconds(p0)
+    print(f"   updates to 100%   : {updates}")
+    verdict = "met" if reached == 10 else "NOT met"
+    print(f"   reached 100%      : {reached} of 10   goal 10 of 10: {verdict}")
+    if done:
+        print(f"   median updates    : {statistics.median(done):.0f}")
+    med, worst = statistics.median(seconds), max(seconds)
+    print(
+        f"   time to 100%      : median {med:.3f} s, max {worst:.3f} s   "
+        f"goal <= 0.1 s: {'met' if worst <= 0.1 else 'median met' if med <= 0.1 else 'NOT met'}"
+    )
+    n_med = int(statistics.median(done)) if done else 100
+    t_updates = updates_alone(n_med, 32, 2.0)
+    print(
+        f"   evaluation cost   : {statistics.median(n_evals):.0f} evaluations (median) of "
+        f"{ms(t_eval).strip()} each (measured alone)"
+    )
+    print(
+        f"   updates alone     : {t_updates:.3f} s for {n_med} updates (train() for {n_med} "
+        f"updates minus train() for 1, both evaluating only at the start and end)"
+    )
+    print("   other settings, same 10 seeds (median / max updates to 100%, seeds reaching it):")
+    for batch, lr in [(16, 2.0), (64, 2.0), (32, 3.0)]:
+        ups, secs, _ = minibatch_runs(batch, lr)
+        ok = [u for u in ups if u is not None]
+        med_u = f"{statistics.median(ok):.0f} / {max(ok)}" if ok else "-"
+        print(
+            f"     batch {batch:3d}, lr {lr}: {med_u:>9} updates, {len(ok)} of 10, "
+            f"median {statistics.median(secs):.3f} s"
+        )
+
+    # 3 ---------------------------------------------------------------------
+    K = 90
+    inits = ("normal", "xavier", "he")
+    lrs = np.geomspace(0.01, 1.0, K // len(inits))
+    print(
+        f"\n3. {K} stacked models ({len(inits)} initializers x {len(lrs)} learning rates "
+        f"0.01..1), tanh, per-sample SGD, {N_UPDATES:,} updates"
+    )
+    models = [
+        R.init_params(H, init, rng=np.random.default_rng(i))
+        for init in inits
+        for i in range(len(lrs))
+    ]
+    stack = R.stack_params(models)
+    lr_k = np.tile(lrs, len(inits))
+    t_one, _, _, _ = timed(
+        lambda: R.train(
+            models[0], rng=np.random.default_rng(2), lr=LR, n_updates=N_UPDATES, eval_every=NEVER
+        )
+    )
+    t_stack, runs_stack, res, _ = timed(
+        lambda: R.train(
+            stack, rng=np.random.default_rng(2), lr=lr_k, n_updates=N_UPDATES, eval_every=NEVER
+        )
+    )
+    t_eval_stack = timed(lambda: R.evaluate_all_pairs(stack), 1)[0]
+    print(f"   one model         : {t_one:6.2f} s")
+    print(
+        f"   {K} models, stacked: {t_stack:6.2f} s   goal <= 15 s: "
+        f"{'met' if t_stack <= 15 else 'NOT met'}   ({t_stack / t_one:.1f}x one model, "
+        f"{K * t_one / t_stack:.1f}x faster than {K} runs one after another)"
+    )
+    print(
+        f"   (includes 2 evaluations of all {K} models over all pairs, "
+        f"{2 * t_eval_stack:.2f} s; runs, s: {fmt(runs_stack)})"
+    )
+    diverged = sum(d is not None for d in res.diverged_at)
+    perfect = int(np.sum(res.accuracy[-1] == 1.0))
+    print(f"   after training: {perfect} of {K} at 100% of all pairs, {diverged} diverged")
+
+    print(f"\ntotal benchmark time {time.perf_counter() - total_start:.0f} s; at end: {load()}")
+
+
+def minibatch_runs(batch, lr, n_seeds=10):
+    updates, seconds, n_evals = [], [], []
+    for seed in range(n_seeds):
+        rng = np.random.default_rng(seed)
+        p = R.init_params(H, "xavier", rng=rng)
+        start = time.perf_counter()
+        result = R.train(
+            p, rng=rng, lr=lr, n_updates=1000, batch_size=batch, eval_every=10, stop_at_100=True
+        )
+        seconds.append(time.perf_counter() - start)
+        updates.append(result.first_perfect())
+        n_evals.append(len(result.updates))
+    return updates, seconds, n_evals
+
+
+def updates_alone(n, batch, lr):
+    """Seconds for n - 1 minibatch updates, without the evaluations train() always makes."""
+    p = R.init_params(H, "xavier", rng=np.random.default_rng(0))
+
+    def run(k):
+        return R.train(
+            p, rng=np.random.default_rng(1), lr=lr, n_updates=k, batch_size=batch, eval_every=NEVER
+        )
+
+    return max(0.0, timed(lambda: run(n), 5)[0] - timed(lambda: run(1), 5)[0])
+
+
+def fmt(values):
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

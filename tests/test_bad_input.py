@@ -1,0 +1,183 @@
+"""Every bad input raises ValueError saying what was wrong and what is allowed."""
+
+import numpy as np
+import pytest
+
+import rnn_lesson as R
+
+RNG = np.random.default_rng(0)
+P = R.init_params(4, rng=np.random.default_rng(0))
+STACK = R.stack_params([P, P])
+X, D = R.make_batch([1, 2], [3, 4])
+ACTIVATIONS = "'sigmoid', 'tanh', 'relu'"
+INITIALIZERS = "'normal', 'xavier', 'he'"
+
+
+def without(key):
+    return {k: v for k, v in P.items() if k != key}
+
+
+def replaced(key, value):
+    return {**P, key: value}
+
+
+def train(params=P, **kwargs):
+    kwargs = {"rng": np.random.default_rng(0), "n_updates": 1, **kwargs}
+    return R.train(params, **kwargs)
+
+
+def cache():
+    return R.forward(P, X)[1]
+
+
+CASES = {
+    # unknown activation: the message lists the names
+    "activation get_activation": (lambda: R.get_activation("softmax"), ACTIVATIONS),
+    "activation forward": (lambda: R.forward(P, X, "Tanh"), ACTIVATIONS),
+    "activation train": (lambda: train(activation="leaky"), ACTIVATIONS),
+    "activation evaluate": (lambda: R.evaluate_all_pairs(P, "softmax"), ACTIVATIONS),
+    "activation gradient_check": (lambda: R.gradient_check(P, X, D, "gelu"), ACTIVATIONS),
+    "activation None": (lambda: R.get_activation(None), ACTIVATIONS),
+    # unknown initializer
+    "initializer init_params": (lambda: R.init_params(4, "glorot", rng=RNG), INITIALIZERS),
+    "initializer init_weight": (lambda: R.init_weight((2, 3), "Xavier", RNG), INITIALIZERS),
+    "init std 0": (lambda: R.init_params(4, "normal", rng=RNG, std=0), "std"),
+    "init std nan": (lambda: R.init_params(4, "normal", rng=RNG, std=np.nan), "std"),
+    "init std bool": (lambda: R.init_params(4, "normal", rng=RNG, std=True), "std"),
+    "init_weight 1-D shape": (lambda: R.init_weight((3,), "xavier", RNG), "2 dimensions"),
+    "init_weight zero dim": (lambda: R.init_weight((0, 3), "xavier", RNG), ">= 1"),
+    # hidden size, batch size, n_updates, eval_every: whole numbers >= 1
+    "hidden 0": (lambda: R.init_params(0, rng=RNG), "hidden size"),
+    "hidden -3": (lambda: R.init_params(-3, rng=RNG), "hidden size"),
+    "hidden 2.0": (lambda: R.init_params(2.0, rng=RNG), "hidden size"),
+    "hidden True": (lambda: R.init_params(True, rng=RNG), "hidden size"),
+    "hidden str": (lambda: R.init_params("16", rng=RNG), "hidden size"),
+    "batch 0": (lambda: train(batch_size=0), "batch size"),
+    "batch 1.5": (lambda: train(batch_size=1.5), "batch size"),
+    "batch True": (lambda: train(batch_size=True), "batch size"),
+    "random_pairs size 0": (lambda: R.random_pairs(RNG, 0), "batch size"),
+    "n_updates 0": (lambda: train(n_updates=0), "n_updates"),
+    "n_updates 1e3": (lambda: train(n_updates=1e3), "n_updates"),
+    "n_updates False": (lambda: train(n_updates=False), "n_updates"),
+    "eval_every 0": (lambda: train(eval_every=0), "eval_every"),
+    "eval_every 2.5": (lambda: train(eval_every=2.5), "eval_every"),
+    "eval_every True": (lambda: train(eval_every=True), "eval_every"),
+    "stop_at_100 str": (lambda: train(stop_at_100="yes"), "stop_at_100"),
+    # learning rate: a positive finite number, or one per model of a stack
+    "lr 0": (lambda: train(lr=0), "learning rate must be a positive finite number"),
+    "lr negative": (lambda: train(lr=-0.1), "positive finite"),
+    "lr nan": (lambda: train(lr=float("nan")), "positive finite"),
+    "lr inf": (lambda: train(lr=np.inf), "positive finite"),
+    "lr str": (lambda: train(lr="0.1"), "positive finite"),
+    "lr None": (lambda: train(lr=None), "positive finite"),
+    "lr bool": (lambda: train(lr=True), "positive finite"),
+    "lr array for one model": (lambda: train(lr=[0.1, 0.2]), "positive finite"),
+    "lr wrong length": (lambda: train(STACK, lr=[0.1, 0.2, 0.3]), "2 of them, one per model"),
+    "lr 2-D": (lambda: train(STACK, lr=[[0.1, 0.2]]), "one per model"),
+    "lr one bad per model": (lambda: train(STACK, lr=[0.1, -1.0]), "one per model"),
+    "lr nan per model": (lambda: train(STACK, lr=[np.nan, 0.1]), "one per model"),
+    # X of the wrong rank or width; X and D that disagree
+    "X (T, 2)": (lambda: R.forward(P, X[0]), r"X must have shape \(batch, T, 2\)"),
+    "X (batch, T, 3)": (lambda: R.forward(P, np.zeros((2, 8, 3))), r"\(batch, T, 2\)"),
+    "X 4-D for one model": (lambda: R.forward(P, X[None]), r"\(batch, T, 2\)"),
+    "X 5-D for a stack": (lambda: R.forward(STACK, X[None, None]), r"\(batch, T, 2\)"),
+    "X stack of 3 for 2 models": (lambda: R.forward(STACK, np.stack([X] * 3)), "match the stack"),
+    "X empty batch": (lambda: R.forward(P, np.zeros((0, 8, 2))), "at least one sample"),
+    "X no steps": (lambda: R.forward(P, np.zeros((2, 0, 2))), "one time step"),
+    "X nan": (lambda: R.forward(P, np.full((1, 8, 2), np.nan)), "finite"),
+    "X text": (lambda: R.forward(P, [["a", "b"]]), "array of numbers"),
+    "D fewer samples": (lambda: R.backward(P, cache(), D[:1]), "D must have shape"),
+    "D fewer steps": (lambda: R.backward(P, cache(), D[:, :5]), "D must have shape"),
+    "D width 2": (lambda: R.backward(P, cache(), np.zeros((2, 8, 2))), "D must have shape"),
+    "D inf": (lambda: R.backward(P, cache(), np.full_like(D, np.inf)), "finite"),
+    "D in gradient_check": (lambda: R.gradient_check(P, X, D[:, :7]), "D must have shape"),
+    "cache not from forward": (lambda: R.backward(P, {"y": 1}, D), "returned by forward"),
+    "loss shapes": (lambda: R.loss(np.zeros((2, 8, 1)), np.zeros((2, 7, 1))), "Y must have"),
+    "accuracy shapes": (lambda: R.accuracy(np.zeros((2, 8)), np.zeros((2, 8))), "Y must have"),
+    # params missing a key, or with shapes that do not fit
+    "params missing b": (lambda: R.forward(without("b"), X), r"missing \['b'\]"),
+    "params missing W_out": (lambda: train(without("W_out")), r"missing \['W_out'\]"),
+    "params missing c (evaluate)": (lambda: R.evaluate_all_pairs(without("c")), "missing"),
+    "params not a dict": (lambda: R.forward([P], X), "must be a dict"),
+    "W_in 3 rows": (lambda: R.forward(replaced("W_in", np.zeros((3, 4))), X), "W_in must"),
+    "W wrong H": (lambda: R.forward(replaced("W", np.zeros((3, 3))), X), r"W has shape \(3, 3\)"),
+    "W_out 2 cols": (lambda: R.forward(replaced("W_out", np.zeros((4, 2))), X), "W_out has"),
+    "b wrong H": (lambda: R.forward(replaced("b", np.zeros(5)), X), "b has shape"),
+    "c 2-D": (lambda: R.forward(replaced("c", np.zeros((1, 1))), X), "c has shape"),
+    "params text": (lambda: R.forward(replaced("b", np.array(list("abcd"))), X), "numbers"),
+    "params ragged": (lambda: R.forward(replaced("b", [[1.0, 2.0], [3.0]]), X), "numbers"),
+    "stack of mixed sizes": (
+        lambda: R.stack_params([P, R.init_params(5, rng=RNG)]),
+        "one hidden size",
+    ),
+    "stack of nothing": (lambda: R.stack_params([]), "at least one model"),
+    "unstack one model": (lambda: R.unstack_params(P), "leading model axis"),
+    "train a 2-D stack": (
+        lambda: train({k: np.stack([v, v]) for k, v in STACK.items()}),
+        "one leading model axis",
+    ),
+    # bit widths the integers cannot hold
+    "int_to_bits 256 in 8": (lambda: R.int_to_bits(256, 8), "does not fit in 8 bits"),
+    "int_to_bits 2**8 in 8 (array)": (lambda: R.int_to_bits([3, 256], 8), "does not fit"),
+    "int_to_bits huge float": (lambda: R.int_to_bits(1e30, 62), "whole numbers"),
+    "int_to_bits huge int": (lambda: R.int_to_bits(2**70, 62), "whole numbers"),
+    "int_to_bits uint64 2**63": (lambda: R.int_to_bits(np.uint64(2**63), 62), "below 2"),
+    "make_batch 128 at T=8": (lambda: R.make_batch(128, 0, T=8), "below 2\\*\\*7 = 128"),
+    "make_batch b 128": (lambda: R.make_batch(5, [128], T=8), "below"),
+    "make_batch 4 at T=3": (lambda: R.make_batch(4, 0, T=3), "below"),
+    "T 0": (lambda: R.int_to_bits(1, 0), "number of bits T"),
+    "T 63": (lambda: R.int_to_bits(1, 63), "at most 62"),
+    "T 8.0": (lambda: R.make_batch(1, 1, T=8.0), "number of bits T"),
+    "all_pairs T 13": (lambda: R.all_pairs(13), "at most 12"),
+    "evaluate T 13": (lambda: R.evaluate_all_pairs(P, "tanh", 13), "at most 12"),
+    "train T 0": (lambda: train(T=0), "number of bits T"),
+    # negative or non-integer numbers to encode
+    "encode -1": (lambda: R.int_to_bits(-1, 8), "whole numbers >= 0"),
+    "encode [3, -2]": (lambda: R.int_to_bits([3, -2], 8), "negative"),
+    "encode 2.5": (lambda: R.int_to_bits(2.5, 8), "whole numbers"),
+    "encode True": (lambda: R.int_to_bits(True, 8), "whole numbers"),
+    "encode str": (lambda: R.int_to_bits("3", 8), "whole numbers"),
+    "encode nan": (lambda: R.int_to_bits(np.nan, 8), "whole numbers"),
+    "make_batch -1": (lambda: R.make_batch(-1, 0), "a must be whole numbers"),
+    "make_batch b 0.5": (lambda: R.make_batch(1, 0.5), "b must be whole numbers"),
+    "make_batch lengths": (lambda: R.make_batch([1, 2], [3]), "equal length"),
+    "make_batch empty": (lambda: R.make_batch([], []), "non-empty"),
+    "make_batch 2-D": (lambda: R.make_batch([[1]], [[2]]), "1-D"),
+    "decode 2": (lambda: R.bits_to_int([1, 2]), "0 or 1"),
+    "decode -1": (lambda: R.bits_to_int([0, -1]), "0 or 1"),
+    "decode nan": (lambda: R.bits_to_int([0.0, np.nan]), "0 or 1"),
+    "decode text": (lambda: R.bits_to_int(["1", "0"]), "0 or 1"),
+    "decode scalar": (lambda: R.bits_to_int(1), "last axis"),
+    "decode empty": (lambda: R.bits_to_int([]), "last axis"),
+    # rng that is not a Generator
+    "rng legacy RandomState": (lambda: train(rng=np.random.RandomState(0)), "Generator"),
+    "rng seed int (train)": (lambda: train(rng=0), "Generator"),
+    "rng None (init_params)": (lambda: R.init_params(4, rng=None), "Generator"),
+    "rng int (init_weight)": (lambda: R.init_weight((2, 3), "he", 42), "Generator"),
+    "rng module (random_pairs)": (lambda: R.random_pairs(np.random, 3), "Generator"),
+    # gradient-check helpers
+    "eps 0": (lambda: R.numerical_gradient(lambda p: 0.0, P, eps=0.0), "eps"),
+    "eps int": (lambda: R.numerical_gradient(lambda p: 0.0, P, eps=1), "eps"),
+    "relative_error shapes": (lambda: R.relative_error(np.zeros(2), np.zeros(3)), "one shape"),
+}
+
+
+@pytest.mark.parametrize(("call", "match"), CASES.values(), ids=CASES.keys())
+def test_bad_input_raises_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_good_neighbours_of_the_bad_cases_pass():
+    # The checks are not over-eager: the nearest good values are accepted.
+    assert R.int_to_bits(255, 8).tolist() == [1] * 8
+    assert R.int_to_bits(np.uint8(3), 2).tolist() == [1, 1]
+    assert R.int_to_bits(2.0, 2).tolist() == [0, 1]
+    assert R.make_batch(127, 127, T=8)[1].shape == (1, 8, 1)
+    assert R.init_params(np.int64(1), rng=RNG)["W"].shape == (1, 1)
+    assert R.init_params(3, "normal", rng=RNG, std=np.float32(0.5))["W"].shape == (3, 3)
+    train(lr=np.float32(0.5), batch_size=np.int64(2), n_updates=np.int32(1), eval_every=1)
+    train(STACK, lr=np.array([0.1, 0.2]))
+    train(STACK, lr=0.1)
+    train(stop_at_100=np.bool_(True))
+    R.forward(P, [[[0, 1]]])  # nested lists of ints are fine

@@ -1,0 +1,108 @@
+"""Binary addition as data: encoding, batches, every pair, random pairs."""
+
+import numpy as np
+import pytest
+
+import rnn_lesson as R
+
+
+def lsb_first(n: int, T: int) -> list[int]:
+    """Bits of n, LSB first, by an independent route: numpy's string form, reversed."""
+    return [int(ch) for ch in reversed(np.binary_repr(n, width=T))]
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 5, 8, 10, 12])
+def test_round_trip_over_a_whole_bit_width(T):
+    n = np.arange(2**T)
+    bits = R.int_to_bits(n, T)
+    assert bits.shape == (2**T, T)
+    assert set(np.unique(bits)) <= {0, 1}
+    np.testing.assert_array_equal(R.bits_to_int(bits), n)
+    # Every number of the width gets its own code.
+    assert len({tuple(row) for row in bits}) == 2**T
+
+
+@pytest.mark.parametrize("T", [1, 4, 8])
+def test_bits_are_lsb_first(T):
+    for n in range(2**T):
+        assert R.int_to_bits(n, T).tolist() == lsb_first(n, T)
+    assert R.int_to_bits(1, 4).tolist() == [1, 0, 0, 0]
+    assert R.int_to_bits(8, 4).tolist() == [0, 0, 0, 1]
+
+
+def test_bits_to_int_scalar_and_rounding():
+    assert R.bits_to_int([1, 0, 1]) == 5
+    assert isinstance(R.bits_to_int([1, 0, 1]), int)
+    # Network outputs in (0, 1) are rounded at 0.5.
+    n = np.arange(256)
+    soft = 0.05 + 0.9 * R.int_to_bits(n, 8)
+    np.testing.assert_array_equal(R.bits_to_int(soft), n)
+    np.testing.assert_array_equal(R.bits_to_int(R.int_to_bits(n, 8).astype(bool)), n)
+
+
+def test_make_batch_shapes_and_order():
+    rng = np.random.default_rng(0)
+    T = 8
+    a = rng.integers(0, 128, size=50)
+    b = rng.integers(0, 128, size=50)
+    X, D = R.make_batch(a, b, T)
+    assert X.shape == (50, T, 2) and D.shape == (50, T, 1)
+    assert X.dtype == float and D.dtype == float
+    for i in range(50):
+        assert X[i, :, 0].tolist() == lsb_first(int(a[i]), T)
+        assert X[i, :, 1].tolist() == lsb_first(int(b[i]), T)
+        assert D[i, :, 0].tolist() == lsb_first(int(a[i] + b[i]), T)
+    np.testing.assert_array_equal(R.bits_to_int(D[..., 0]), a + b)
+
+
+def test_make_batch_single_pair_and_other_width():
+    X, D = R.make_batch(3, 1, T=3)  # 3 + 1 = 4 = 0b100
+    assert X.shape == (1, 3, 2) and D.shape == (1, 3, 1)
+    assert X[0].tolist() == [[1, 1], [1, 0], [0, 0]]
+    assert D[0, :, 0].tolist() == [0, 0, 1]
+
+
+def test_make_batch_accepts_whole_floats():
+    X1, D1 = R.make_batch(np.array([5.0, 7.0]), np.array([1.0, 2.0]))
+    X2, D2 = R.make_batch([5, 7], [1, 2])
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(D1, D2)
+
+
+def test_all_pairs_covers_every_pair_once():
+    a, b = R.all_pairs(8)
+    assert a.shape == b.shape == (16_384,)
+    assert a.min() == b.min() == 0 and a.max() == b.max() == 127
+    assert len(set(zip(a.tolist(), b.tolist(), strict=True))) == 16_384
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 5, 7])
+def test_all_pairs_other_widths(T):
+    a, b = R.all_pairs(T)
+    n = 2 ** (T - 1)
+    assert len(a) == 4 ** (T - 1)
+    assert set(zip(a.tolist(), b.tolist(), strict=True)) == {
+        (i, j) for i in range(n) for j in range(n)
+    }
+    X, D = R.make_batch(a, b, T)  # every pair fits
+    assert X.shape == (4 ** (T - 1), T, 2)
+
+
+def test_random_pairs_reproducible_for_a_seed():
+    a1, b1 = R.random_pairs(np.random.default_rng(42), 1000)
+    a2, b2 = R.random_pairs(np.random.default_rng(42), 1000)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+    a3, _ = R.random_pairs(np.random.default_rng(43), 1000)
+    assert not np.array_equal(a1, a3)
+    assert a1.shape == b1.shape == (1000,)
+    assert 0 <= min(a1.min(), b1.min()) and max(a1.max(), b1.max()) < 128
+    # Both values of each bit position occur (not stuck in a corner of the range).
+    assert set(np.unique(R.int_to_bits(a1, 7))) == {0, 1}
+
+
+def test_random_pairs_is_the_documented_single_draw():
+    # train() draws its pairs this way; random_pairs must match it.
+    a, b = R.random_pairs(np.random.default_rng(5), 7, T=6)
+    ref = np.random.default_rng(5).integers(0, 2**5, size=(2, 7))
+    np.testing.assert_array_equal(np.stack([a, b]), ref)

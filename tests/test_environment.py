@@ -1,0 +1,143 @@
+"""The set-up stays consistent: environment.yml vs pyproject.toml, CI, README, imports."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:>=\s*([0-9][0-9A-Za-z.]*))?\s*$")
+IGNORED = {"python", "pip"}
+
+
+def parse_requirement(text: str) -> tuple[str, str | None]:
+    """'numpy>=2' -> ('numpy', '2'); a name without a bound -> (name, None)."""
+    m = REQUIREMENT.match(text)
+    if not m:
+        raise AssertionError(f"not a 'name' or 'name>=version' requirement: {text!r}")
+    return re.sub(r"[-_.]+", "-", m.group(1).lower()), m.group(2)
+
+
+def conda_dependencies(text: str) -> tuple[list[str], list[str]]:
+    """The conda and pip items of environment.yml's top-level `dependencies:` list.
+
+    A small line parser for this simple file (pyyaml is not a dependency): items are
+    `- spec` lines; a `- pip:` item opens a nested list of pip items.
+    """
+    conda, pip = [], []
+    in_deps, pip_indent = False, None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            in_deps = line == "dependencies:"
+            pip_indent = None
+            continue
+        if not in_deps:
+            continue
+        item = line.strip()
+        assert item.startswith("- "), f"unexpected line in dependencies: {raw!r}"
+        value = item[2:].strip()
+        if pip_indent is not None and indent > pip_indent:
+            pip.append(value)
+            continue
+        pip_indent = None
+        if value == "pip:":
+            pip_indent = indent
+        else:
+            conda.append(value)
+    return conda, pip
+
+
+def test_the_parser_on_a_sample():
+    sample = (
+        "name: x\ndependencies:\n  - python>=3.10\n  - numpy>=2  # comment\n"
+        "  - pip\n  - pip:\n      - -e .\n  - pytest>=8\nchannels:\n  - conda-forge\n"
+    )
+    assert conda_dependencies(sample) == (
+        ["python>=3.10", "numpy>=2", "pip", "pytest>=8"],
+        ["-e ."],
+    )
+    assert parse_requirement("Foo_Bar>=1.2") == ("foo-bar", "1.2")
+    assert parse_requirement("pip") == ("pip", None)
+    with pytest.raises(AssertionError):
+        parse_requirement("numpy<2")
+
+
+def load():
+    # tomllib is in the standard library from Python 3.11; on 3.10 these checks skip.
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    conda, pip = conda_dependencies((ROOT / "environment.yml").read_text())
+    return wanted, conda, pip
+
+
+def test_environment_yml_matches_pyproject():
+    wanted, conda, _ = load()
+    from_pyproject = dict(parse_requirement(r) for r in wanted)
+    from_conda = dict(parse_requirement(r) for r in conda)
+    for name in IGNORED:
+        from_conda.pop(name, None)
+    missing = {k: v for k, v in from_pyproject.items() if k not in from_conda}
+    extra = {k: v for k, v in from_conda.items() if k not in from_pyproject}
+    assert not missing, f"in pyproject.toml but not in environment.yml: {missing}"
+    assert not extra, f"in environment.yml but not in pyproject.toml: {extra}"
+    differ = {k: (v, from_conda[k]) for k, v in from_pyproject.items() if from_conda[k] != v}
+    assert not differ, f"lower bounds differ (pyproject, environment.yml): {differ}"
+
+
+def test_every_dependency_has_a_lower_bound():
+    wanted, _, _ = load()
+    unbounded = [r for r in wanted if parse_requirement(r)[1] is None]
+    assert not unbounded, f"give these a lower bound known to work: {unbounded}"
+
+
+def test_environment_yml_installs_the_package_and_python():
+    _, conda, pip = load()
+    assert "-e ." in pip, "environment.yml needs `- pip: [-e .]` to install rnn_lesson"
+    names = {parse_requirement(r)[0] for r in conda}
+    assert {"python", "pip"} <= names
+    text = (ROOT / "environment.yml").read_text()
+    assert re.search(r"^name:\s*rnn-lesson\s*$", text, re.M)
+    assert re.search(r"^channels:\s*\n\s*-\s*conda-forge\s*$", text, re.M)
+
+
+def test_ci_runs_make_test():
+    lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    assert "make test" in lines, lines
+
+
+def test_readme_names_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme
+    assert "make lab" in readme
+    assert "environment.yml" in readme, "the README shows the conda route"
+
+
+def test_make_test_runs_unit_tests_and_strict_nbval():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe, "no `test:` target in the Makefile"
+    body = recipe.group(1)
+    assert re.search(r"pytest\b.*\btests\b", body)
+    assert "--nbval " in body and "--nbval-current-env" in body and "notebooks" in body
+    assert "--nbval-lax" not in body  # strict: stored outputs are compared
+
+
+def test_the_numerics_do_not_import_plotting_or_widgets():
+    code = (
+        "import sys, rnn_lesson; "
+        "bad = sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules); "
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,228 @@
+"""Training: it learns, it is reproducible, and divergence is caught without NaN."""
+
+import numpy as np
+import pytest
+
+import rnn_lesson as R
+
+ALL_X, ALL_D = R.make_batch(*R.all_pairs(8), 8)
+
+
+def accuracy_on_all_pairs(params, activation="tanh"):
+    """Recomputed independently of train's own history: forward on all 16,384 pairs."""
+    Y, _ = R.forward(params, ALL_X, activation)
+    return R.accuracy(Y, ALL_D)
+
+
+def copy(params):
+    return {k: np.array(v, copy=True) for k, v in params.items()}
+
+
+def assert_same_params(a, b):
+    for k in R.PARAM_NAMES:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_one_update_is_one_sgd_step():
+    # train draws random_pairs(rng, batch_size) and steps θ ← θ - lr · dL/dθ.
+    p = R.init_params(6, rng=np.random.default_rng(0))
+    p["b"] = np.random.default_rng(1).normal(size=6)
+    result = R.train(p, rng=np.random.default_rng(7), lr=0.3, n_updates=1, batch_size=5)
+    X, D = R.make_batch(*R.random_pairs(np.random.default_rng(7), 5))
+    _, cache = R.forward(p, X)
+    grads = R.backward(p, cache, D)
+    for k in R.PARAM_NAMES:
+        np.testing.assert_allclose(result.params[k], p[k] - 0.3 * grads[k], rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(result.updates, [0, 1])
+
+
+def test_per_sample_sgd_reaches_100_percent():
+    # The course's set-up with Xavier: tanh, 16 hidden units, lr 0.1, one sample per update.
+    p = R.init_params(16, "xavier", rng=np.random.default_rng(0))
+    result = R.train(
+        p,
+        rng=np.random.default_rng(100),
+        activation="tanh",
+        lr=0.1,
+        n_updates=10_000,
+        batch_size=1,
+        eval_every=100,
+        stop_at_100=True,
+    )
+    first = result.first_perfect()
+    assert first is not None and first <= 10_000, result.message()
+    assert result.updates[-1] == first  # stop_at_100 stopped right there
+    assert result.accuracy[-1] == 1.0
+    assert accuracy_on_all_pairs(result.params) == 1.0
+    assert result.diverged_at is None
+    assert "100.00% of all pairs right" in result.message()
+
+
+def test_minibatch_sgd_reaches_100_percent_in_a_few_hundred_updates():
+    p = R.init_params(16, "xavier", rng=np.random.default_rng(1))
+    result = R.train(
+        p,
+        rng=np.random.default_rng(1),
+        lr=2.0,
+        n_updates=1000,
+        batch_size=32,
+        eval_every=10,
+        stop_at_100=True,
+    )
+    first = result.first_perfect()
+    assert first is not None and first <= 300, result.message()
+    assert accuracy_on_all_pairs(result.params) == 1.0
+
+
+def test_history_matches_evaluate_all_pairs():
+    p = R.init_params(8, rng=np.random.default_rng(2))
+    result = R.train(
+        p, rng=np.random.default_rng(2), lr=1.0, n_updates=25, batch_size=8, eval_every=10
+    )
+    np.testing.assert_array_equal(result.updates, [0, 10, 20, 25])
+    assert result.loss.shape == result.accuracy.shape == (4,)
+    loss, acc = R.evaluate_all_pairs(result.params)
+    assert result.loss[-1] == loss and result.accuracy[-1] == acc
+    assert (result.loss[0], result.accuracy[0]) == R.evaluate_all_pairs(p)
+    updates, losses, accs = result.curve()
+    np.testing.assert_array_equal(updates, result.updates)
+    assert result.first_perfect() is None
+    assert f"after {result.updates[-1]} updates" in result.message()
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_bit_for_bit_reproducible(batch_size):
+    p = R.init_params(12, rng=np.random.default_rng(3))
+
+    def run():
+        return R.train(
+            p,
+            rng=np.random.default_rng(4),
+            lr=0.5,
+            n_updates=300,
+            batch_size=batch_size,
+            eval_every=50,
+        )
+
+    a, b = run(), run()
+    assert_same_params(a.params, b.params)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    np.testing.assert_array_equal(a.accuracy, b.accuracy)
+    np.testing.assert_array_equal(a.updates, b.updates)
+    # ...and the seed matters.
+    c = R.train(
+        p, rng=np.random.default_rng(5), lr=0.5, n_updates=300, batch_size=batch_size, eval_every=50
+    )
+    assert not np.array_equal(a.params["W"], c.params["W"])
+
+
+def test_given_params_are_not_changed():
+    p = R.init_params(8, rng=np.random.default_rng(6))
+    keep = copy(p)
+    result = R.train(p, rng=np.random.default_rng(6), n_updates=20, batch_size=4)
+    assert_same_params(p, keep)
+    assert not np.array_equal(result.params["W"], p["W"])
+    S = R.stack_params([p, keep])
+    keep_S = copy(S)
+    R.train(S, rng=np.random.default_rng(6), n_updates=20, batch_size=4)
+    assert_same_params(S, keep_S)
+
+
+# Divergence. This network rarely diverges: a saturated output sigmoid has a zero slope,
+# so large weights stall rather than explode. An absurd learning rate does it: after one
+# update the weights are ~1e45, and the next forward pass overflows (relu does not saturate).
+DIVERGES = {"activation": "relu", "lr": 1e45}
+
+
+def check_diverged_run(result, model=None):
+    d = result.diverged_at if model is None else result.diverged_at[model]
+    assert isinstance(d, int) and 0 <= d
+    updates, losses, accs = result.curve(model)
+    assert np.all(np.isfinite(losses)) and np.all(np.isfinite(accs))
+    assert np.all(updates < d) if d > 0 else len(updates) == 0
+    params = result.params if model is None else R.unstack_params(result.params)[model]
+    for k in R.PARAM_NAMES:
+        assert np.all(np.isfinite(params[k])), k
+    return d
+
+
+def test_divergence_stops_the_model_and_keeps_finite_params():
+    p = R.init_params(16, "normal", rng=np.random.default_rng(0))
+    result = R.train(p, rng=np.random.default_rng(0), n_updates=500, eval_every=100, **DIVERGES)
+    d = check_diverged_run(result)
+    assert 1 <= d < 500
+    assert result.updates[-1] == d  # stopped there, not at 500
+    assert f"diverged at update {d}" in result.message()
+    assert len(result.curve()[0]) >= 1  # the finite point at update 0 stays
+    # The parameters kept are those after update d - 1: a run that stops there has them.
+    # (That run may itself report divergence at d - 1: its final evaluation over all pairs
+    # can already overflow. Either way its parameters are the last finite ones.)
+    if d > 1:
+        before = R.train(
+            p, rng=np.random.default_rng(0), n_updates=d - 1, eval_every=100, **DIVERGES
+        )
+        assert_same_params(result.params, before.params)
+    else:
+        assert_same_params(result.params, p)
+
+
+def test_weights_too_large_to_evaluate_count_as_diverged():
+    # Finite weights whose loss over all pairs overflows: stopped at update 0, no NaN point.
+    p = R.init_params(16, "normal", rng=np.random.default_rng(0), std=1e100)
+    result = R.train(p, rng=np.random.default_rng(0), activation="relu", n_updates=50)
+    assert check_diverged_run(result) == 0
+    assert "diverged at update 0" in result.message()
+    assert_same_params(result.params, p)
+
+
+def test_in_a_stack_only_the_diverging_model_stops():
+    ms = [R.init_params(16, "normal", rng=np.random.default_rng(s)) for s in (0, 1)]
+    result = R.train(
+        R.stack_params(ms),
+        rng=np.random.default_rng(0),
+        activation="relu",
+        lr=[0.01, DIVERGES["lr"]],
+        n_updates=300,
+        eval_every=50,
+    )
+    assert result.diverged_at[0] is None
+    d = check_diverged_run(result, model=1)
+    assert result.updates[-1] == 300  # the healthy model trained on to the end
+    assert len(result.curve(0)[0]) == len(result.updates) == 7
+    assert np.all(np.isfinite(result.loss[:, 0]))
+    lines = result.message().splitlines()
+    assert lines[0].startswith("model 0: ") and "after 300 updates" in lines[0]
+    assert lines[1].startswith(f"model 1: diverged at update {d}")
+    # The healthy model ends exactly where it would have on its own.
+    alone = R.train(
+        ms[0],
+        rng=np.random.default_rng(0),
+        activation="relu",
+        lr=0.01,
+        n_updates=300,
+        eval_every=50,
+    )
+    for k in R.PARAM_NAMES:
+        np.testing.assert_allclose(result.params[k][0], alone.params[k], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.loss[:, 0], alone.loss, rtol=1e-12)
+
+
+def test_first_perfect_and_stop_at_100_in_a_stack():
+    ms = [R.init_params(16, "xavier", rng=np.random.default_rng(s)) for s in (1, 2)]
+    result = R.train(
+        R.stack_params(ms),
+        rng=np.random.default_rng(1),
+        lr=[2.0, 0.01],
+        n_updates=120,
+        batch_size=32,
+        eval_every=10,
+        stop_at_100=True,
+    )
+    firsts = result.first_perfect()
+    assert isinstance(firsts, list) and len(firsts) == 2
+    # lr 0.01 is far too slow to get there, so training does not stop early.
+    assert firsts[1] is None and result.updates[-1] == 120
+    # Model 0 is the set-up of the minibatch test above: it gets there.
+    assert firsts[0] is not None
+    k = list(result.updates).index(firsts[0])
+    assert result.accuracy[k, 0] == 1.0 and np.all(result.accuracy[:k, 0] < 1.0)
