@@ -57,6 +57,24 @@ def _arrow(
         )
 
 
+def _self_loop(ax: Axes, xy: tuple[float, float], label: str) -> None:
+    """A loop from the right edge of the box at ``xy`` back into it, ``label`` inside the loop."""
+    from matplotlib.path import Path
+
+    x, y = xy
+    right = x + 0.32  # the box's right edge (see _box)
+    path = Path(
+        [(right, y + 0.13), (x + 1.15, y + 0.62), (x + 1.15, y - 0.62), (right + 0.01, y - 0.13)],
+        [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4],
+    )
+    ax.add_patch(
+        FancyArrowPatch(
+            path=path, arrowstyle="-|>", mutation_scale=14, linewidth=1.3, color="black"
+        )
+    )
+    ax.text(x + 0.62, y, label, ha="center", va="center", fontsize=11, color="darkblue")
+
+
 def plot_unrolled(T: int = 3, ax: Axes | None = None) -> Figure:
     """The RNN folded (its loop) and unrolled over T time steps, every weight labelled.
 
@@ -64,46 +82,49 @@ def plot_unrolled(T: int = 3, ax: Axes | None = None) -> Figure:
     Right: the same cell copied once per time step, z[t-1] → z[t] through W.
     """
     T = positive_int(T, "T")
+    x0, step = 3.55, 1.5  # centre of the first unrolled cell, distance between cells
+    xlim, ylim = (-0.95, x0 + step * (T - 1) + 0.75), (-0.95, 3.45)
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.6 * (T + 1.6), 4.2))
+        scale, title_room = 0.95, 0.4  # inches per data unit (equal aspect); inches for the title
+        width, height = scale * (xlim[1] - xlim[0]), scale * (ylim[1] - ylim[0]) + title_room
+        fig, ax = plt.subplots(figsize=(width, height))
+        fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - title_room / height)
     xin, hid, out = "#dbe9f6", "#fde2c4", "#d8f0d2"
-    # Folded picture.
+    # Folded picture: one cell, its hidden state fed back into itself through W.
     _box(ax, (0, 0), "$x_t$", xin)
     _box(ax, (0, 1.4), "$z_t$", hid)
     _box(ax, (0, 2.8), "$y_t$", out)
     _arrow(ax, (0, 0.22), (0, 1.18), "$W_{in}$", (0.32, 0))
-    _arrow(ax, (0, 1.62), (0, 2.58), "$W_{out}$", (0.34, 0))
-    _arrow(ax, (0.3, 1.5), (0.3, 1.3), "", connectionstyle="arc3,rad=-2.6")
-    ax.text(0.78, 1.4, "$W$", fontsize=11, color="darkblue", va="center")
+    _arrow(ax, (0, 1.62), (0, 2.58), "$W_{out}$", (0.36, 0))
+    _self_loop(ax, (0, 1.4), "$W$")
     ax.text(-0.42, 1.4, "$+b$", fontsize=10, ha="right", va="center", color="dimgray")
     ax.text(-0.42, 2.8, "$+c$", fontsize=10, ha="right", va="center", color="dimgray")
-    ax.text(1.25, 1.4, "=", fontsize=22, ha="center", va="center")
-    # Unrolled picture.
-    x0 = 2.1
+    ax.text(1.4, 1.4, "=", fontsize=22, ha="center", va="center")
+    # Unrolled picture: the same cell once per time step, z[t-1] → z[t] through W.
     for t in range(T):
-        cx = x0 + 1.5 * t
+        cx = x0 + step * t
         sub = "t" if T == 1 else f"{t}"
         _box(ax, (cx, 0), f"$x_{{{sub}}}$", xin)
         _box(ax, (cx, 1.4), f"$z_{{{sub}}}$", hid)
         _box(ax, (cx, 2.8), f"$y_{{{sub}}}$", out)
-        _arrow(ax, (cx, 0.22), (cx, 1.18), "$W_{in}$", (0.3, 0))
-        _arrow(ax, (cx, 1.62), (cx, 2.58), "$W_{out}$", (0.32, 0))
-        ax.text(cx - 0.36, 1.78, "$+b$", fontsize=9, color="dimgray", ha="center")
-        ax.text(cx - 0.36, 3.18, "$+c$", fontsize=9, color="dimgray", ha="center")
-        start = (cx - 1.5 + 0.32, 1.4) if t else (cx - 0.95, 1.4)
-        label = "$W$" if t else ""
-        _arrow(ax, start, (cx - 0.32, 1.4), label, (0, 0.2))
-        if t == 0:
-            ax.text(cx - 1.05, 1.4, "$z_{-1}=0$", fontsize=9, ha="right", va="center")
+        _arrow(ax, (cx, 0.22), (cx, 1.18), "$W_{in}$", (0.32, 0))
+        _arrow(ax, (cx, 1.62), (cx, 2.58), "$W_{out}$", (0.36, 0))
+        ax.text(cx - 0.36, 1.72, "$+b$", fontsize=9, color="dimgray", ha="right")
+        ax.text(cx - 0.36, 3.12, "$+c$", fontsize=9, color="dimgray", ha="right")
+        if t:
+            _arrow(ax, (cx - step + 0.32, 1.4), (cx - 0.32, 1.4), "$W$", (0, -0.2))
+        else:  # the first step gets the initial state, z[-1] = 0
+            _arrow(ax, (cx - 0.85, 1.4), (cx - 0.32, 1.4))
+            ax.text(cx - 0.9, 1.4, "$z_{-1}=0$", fontsize=10, ha="right", va="center")
     ax.text(
-        x0 + 1.5 * (T - 1) / 2,
+        min(x0 + step * (T - 1) / 2, xlim[1] - 1.8),  # under the unrolled cells, inside the axes
         -0.65,
         "time $t$ →  (bit 0 = least significant first)",
         ha="center",
         fontsize=10,
     )
-    ax.set_xlim(-0.9, x0 + 1.5 * (T - 1) + 0.6)
-    ax.set_ylim(-0.9, 3.3)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title("A simple RNN: folded (left) and unrolled over time (right)")
@@ -188,3 +209,43 @@ def plot_bits(bits: Mapping[str, np.ndarray], ax: Axes | None = None, title: str
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+def plot_sweep(sweep, title: str = "", std: float = 1.0) -> Figure:
+    """Accuracy over updates for every model of a sweep (``experiments.run_sweep``'s ``Sweep``):
+    one panel per (activation, initializer), one colour per learning rate, one line per seed.
+
+    Curves end where a model diverged (marked x); no NaN is plotted.
+    """
+    from .experiments import init_label
+
+    activations = list(sweep.models)
+    inits = list(dict.fromkeys(i for i, _, _ in sweep.models[activations[0]]))
+    lrs = list(dict.fromkeys(lr for _, lr, _ in sweep.models[activations[0]]))
+    colours = {lr: f"C{j}" for j, lr in enumerate(lrs)}
+    size = (3.0 * len(inits) + 0.6, 2.0 * len(activations) + 0.8)
+    fig, axes = plt.subplots(
+        len(activations), len(inits), figsize=size, sharex=True, sharey=True, squeeze=False
+    )
+    for row, activation in enumerate(activations):
+        res = sweep.results[activation]
+        for col, init in enumerate(inits):
+            ax = axes[row, col]
+            for lr in lrs:
+                for k in sweep.indices(activation, init, lr):
+                    updates, _, acc = res.curve(k)
+                    ax.plot(updates, 100 * acc, color=colours[lr], lw=1.0, alpha=0.75)
+                    if res.diverged_at[k] is not None:
+                        ax.plot(updates[-1], 100 * acc[-1], "x", color=colours[lr], ms=8)
+            ax.set_title(f"{activation}, {init_label(init, std)}", fontsize=10)
+            ax.set_ylim(-5, 105)
+            ax.grid(alpha=0.3)
+            if row == len(activations) - 1:
+                ax.set_xlabel("update")
+            if col == 0:
+                ax.set_ylabel("sums right (%)")
+    handles = [plt.Line2D([], [], color=colours[lr], label=f"lr {lr:g}") for lr in lrs]
+    fig.legend(handles=handles, loc="upper right", ncol=len(lrs), fontsize=9)
+    fig.suptitle(title or "Accuracy on all pairs, every seed", x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
