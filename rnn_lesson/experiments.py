@@ -1,0 +1,233 @@
+"""Numbers for notebook 05: a sweep over settings, and the inside of BPTT.
+
+- ``run_sweep`` trains every (activation, initializer, learning rate, seed) model,
+  one stacked ``train`` call per activation, and ``sweep_table`` sums it up.
+- ``hidden_deltas`` returns the hidden deltas δ[t] of every step, which
+  ``rnn_lesson.backward`` uses but does not return, so we can watch them shrink
+  or grow back through time.
+- ``backward_course_output`` is BPTT with the course code's output derivative,
+  σ'(y) in place of y(1 - y), to train with it and see what it changes.
+
+numpy only; the figures are in ``plots``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import d_sigmoid, get_activation
+from .initializers import INITIALIZERS
+from .model import Params, _forward, check_inputs, init_params, stack_params
+from .train import TrainResult, train
+
+# Notebook 05's grid: the course's three activations and initializers, three learning rates.
+ACTIVATION_ORDER = ("sigmoid", "relu", "tanh")
+INIT_ORDER = ("normal", "xavier", "he")
+LR_ORDER = (0.01, 0.1, 0.5)
+
+
+@dataclass
+class Sweep:
+    """Every model of a sweep. One stacked ``TrainResult`` per activation.
+
+    results: {activation: TrainResult of a stack}
+    models:  {activation: [(init, lr, seed) of model k of that stack, for k = 0, 1, ...]}
+    """
+
+    results: dict[str, TrainResult]
+    models: dict[str, list[tuple[str, float, int]]]
+    n_updates: int
+    eval_every: int
+
+    def indices(self, activation: str, init: str, lr: float) -> list[int]:
+        """The stack positions of every seed of one configuration."""
+        return [k for k, (i, r, _) in enumerate(self.models[activation]) if i == init and r == lr]
+
+    def runs(self, activation: str, init: str, lr: float) -> list[dict]:
+        """One dict per seed: seed, first_perfect (update or None), diverged_at, final accuracy.
+
+        ``final`` is the last recorded accuracy before any divergence.
+        """
+        res = self.results[activation]
+        firsts, div = res.first_perfect(), res.diverged_at
+        out = []
+        for k in self.indices(activation, init, lr):
+            _, _, acc = res.curve(k)
+            out.append(
+                {
+                    "seed": self.models[activation][k][2],
+                    "first_perfect": firsts[k],
+                    "diverged_at": div[k],
+                    "final": float(acc[-1]),
+                }
+            )
+        return out
+
+
+def run_sweep(
+    activations: tuple[str, ...] = ACTIVATION_ORDER,
+    inits: tuple[str, ...] = INIT_ORDER,
+    lrs: tuple[float, ...] = LR_ORDER,
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    *,
+    hidden_size: int = 16,
+    std: float = 1.0,
+    n_updates: int = 10_000,
+    eval_every: int = 1000,
+    data_seed: int = 2024,
+) -> Sweep:
+    """Train every (init, lr, seed) for each activation, as one stack per activation.
+
+    Model (init, lr, seed) starts from ``init_params(hidden_size, init,
+    rng=np.random.default_rng(seed), std=std)``. All models of a stack see the same
+    training pairs, drawn from ``np.random.default_rng(data_seed)``: the seeds vary
+    the initial weights only.
+    """
+    for init in inits:
+        if init not in INITIALIZERS:
+            raise ValueError(f"unknown initializer {init!r}; choose from {INITIALIZERS}")
+    if not seeds or not lrs or not inits or not activations:
+        raise ValueError("activations, inits, lrs and seeds must each list at least one value")
+    results, models = {}, {}
+    for activation in activations:
+        get_activation(activation)
+        keys = [(init, float(lr), int(s)) for init in inits for lr in lrs for s in seeds]
+        stack = stack_params(
+            [init_params(hidden_size, i, rng=np.random.default_rng(s), std=std) for i, _, s in keys]
+        )
+        results[activation] = train(
+            stack,
+            rng=np.random.default_rng(data_seed),
+            activation=activation,
+            lr=np.array([lr for _, lr, _ in keys]),
+            n_updates=n_updates,
+            eval_every=eval_every,
+        )
+        models[activation] = keys
+    return Sweep(results, models, n_updates, eval_every)
+
+
+@dataclass
+class SweepRow:
+    """One configuration of a sweep, summed over its seeds."""
+
+    activation: str
+    init: str
+    lr: float
+    n_runs: int
+    n_perfect: int  # runs that reached 100% of all pairs at some evaluation
+    median_first: float | None  # median first update at 100%, over the runs that got there
+    n_diverged: int
+    median_final: float  # median final accuracy (share), over all runs
+
+
+def sweep_rows(sweep: Sweep) -> list[SweepRow]:
+    """One ``SweepRow`` per (activation, init, lr), in the sweep's order."""
+    rows = []
+    for activation, keys in sweep.models.items():
+        configs = list(dict.fromkeys((i, lr) for i, lr, _ in keys))
+        for init, lr in configs:
+            runs = sweep.runs(activation, init, lr)
+            firsts = [r["first_perfect"] for r in runs if r["first_perfect"] is not None]
+            rows.append(
+                SweepRow(
+                    activation,
+                    init,
+                    lr,
+                    len(runs),
+                    len(firsts),
+                    float(np.median(firsts)) if firsts else None,
+                    sum(r["diverged_at"] is not None for r in runs),
+                    float(np.median([r["final"] for r in runs])),
+                )
+            )
+    return rows
+
+
+def init_label(init: str, std: float = 1.0) -> str:
+    """'normal(std=1)', 'Xavier', 'He': how the lessons name an initializer."""
+    return {"normal": f"normal(std={std:g})", "xavier": "Xavier", "he": "He"}[init]
+
+
+def sweep_table(rows: list[SweepRow], std: float = 1.0) -> str:
+    """The rows as a fixed-width text table (the same text on every machine)."""
+    head = (
+        f"{'activation':<10} {'initializer':<14} {'lr':>5}  {'reached 100%':>12}  "
+        f"{'median 1st update':>17}  {'diverged':>8}  {'median final acc':>16}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        first = f"{r.median_first:,.0f}" if r.median_first is not None else "-"
+        lines.append(
+            f"{r.activation:<10} {init_label(r.init, std):<14} {r.lr:>5.2f}  "
+            f"{f'{r.n_perfect} of {r.n_runs}':>12}  {first:>17}  "
+            f"{r.n_diverged:>8}  {100 * r.median_final:>15.1f}%"
+        )
+    return "\n".join(lines)
+
+
+def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[np.ndarray, Params]:
+    """BPTT from given output deltas: (δ of every step, the five gradients).
+
+    Works for one model or a stack (leading axis K), like ``rnn_lesson.backward``.
+    """
+    _, df = get_activation(cache["activation"])
+    X, u, z = cache["X"], cache["u"], cache["z"]
+    W_T = np.swapaxes(params["W"], -1, -2)
+    W_out_T = np.swapaxes(params["W_out"], -1, -2)
+    f_prime = df(u)
+    delta = np.empty_like(u)
+    delta_next = np.zeros_like(u[..., 0, :])  # δ[T] = 0
+    for t in reversed(range(u.shape[-2])):
+        # δ[t] = (δ[t+1] Wᵀ + δout[t] W_outᵀ) ⊙ f'(u[t])
+        delta_next = (delta_next @ W_T + delta_out[..., t, :] @ W_out_T) * f_prime[..., t, :]
+        delta[..., t, :] = delta_next
+    z_prev = np.concatenate([np.zeros_like(z[..., :1, :]), z[..., :-1, :]], axis=-2)
+    X = np.broadcast_to(X, delta.shape[:-1] + X.shape[-1:])
+    grads = {
+        "W_in": np.einsum("...bti,...btj->...ij", X, delta),
+        "W": np.einsum("...bti,...btj->...ij", z_prev, delta),
+        "W_out": np.einsum("...bti,...btj->...ij", z, delta_out),
+        "b": delta.sum(axis=(-3, -2)),
+        "c": delta_out.sum(axis=(-3, -2)),
+    }
+    return delta, grads
+
+
+def hidden_deltas(
+    params: Params,
+    X: np.ndarray,
+    D: np.ndarray,
+    activation: str = "tanh",
+    from_step: int | None = None,
+) -> tuple[np.ndarray, dict]:
+    """The hidden deltas δ[t] = ∂L/∂u[t] of every step: (batch, T, H), and the forward cache.
+
+    from_step: None for the whole loss; t to keep only the error of output t
+    (δout zero at every other step), to see how far that one error reaches back.
+    """
+    X, D = check_inputs(params, X, D)
+    get_activation(activation)
+    y, cache = _forward(params, X, activation)
+    delta_out = (y - D) * y * (1.0 - y) / X.shape[-3]
+    if from_step is not None:
+        T = X.shape[-2]
+        if not (isinstance(from_step, int) and 0 <= from_step < T):
+            raise ValueError(f"from_step must be a step 0..{T - 1} or None, got {from_step!r}")
+        keep = np.zeros((T, 1))
+        keep[from_step] = 1.0
+        delta_out = delta_out * keep
+    delta, _ = _bptt(params, cache, delta_out)
+    return delta, cache
+
+
+def backward_course_output(params: Params, cache: dict, D: np.ndarray) -> Params:
+    """BPTT with the course code's output delta, δout = (y - d) σ'(y), instead of (y - d) y(1 - y).
+
+    The same signature as ``rnn_lesson.backward``, for ``train(..., backward_fn=...)``.
+    """
+    y = cache["y"]
+    delta_out = (y - D) * d_sigmoid(y) / y.shape[-3]
+    return _bptt(params, cache, delta_out)[1]
