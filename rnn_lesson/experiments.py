@@ -19,7 +19,7 @@ import numpy as np
 
 from .activations import d_sigmoid, get_activation
 from .initializers import INITIALIZERS
-from .model import Params, _forward, check_inputs, init_params, stack_params
+from .model import Params, _bptt, _forward, check_inputs, init_params, stack_params
 from .train import TrainResult, train
 
 # Notebook 05's grid: the course's three activations and initializers, three learning rates.
@@ -168,34 +168,6 @@ def sweep_table(rows: list[SweepRow], std: float = 1.0) -> str:
     return "\n".join(lines)
 
 
-def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[np.ndarray, Params]:
-    """BPTT from given output deltas: (δ of every step, the five gradients).
-
-    Works for one model or a stack (leading axis K), like ``rnn_lesson.backward``.
-    """
-    _, df = get_activation(cache["activation"])
-    X, u, z = cache["X"], cache["u"], cache["z"]
-    W_T = np.swapaxes(params["W"], -1, -2)
-    W_out_T = np.swapaxes(params["W_out"], -1, -2)
-    f_prime = df(u)
-    delta = np.empty_like(u)
-    delta_next = np.zeros_like(u[..., 0, :])  # δ[T] = 0
-    for t in reversed(range(u.shape[-2])):
-        # δ[t] = (δ[t+1] Wᵀ + δout[t] W_outᵀ) ⊙ f'(u[t])
-        delta_next = (delta_next @ W_T + delta_out[..., t, :] @ W_out_T) * f_prime[..., t, :]
-        delta[..., t, :] = delta_next
-    z_prev = np.concatenate([np.zeros_like(z[..., :1, :]), z[..., :-1, :]], axis=-2)
-    X = np.broadcast_to(X, delta.shape[:-1] + X.shape[-1:])
-    grads = {
-        "W_in": np.einsum("...bti,...btj->...ij", X, delta),
-        "W": np.einsum("...bti,...btj->...ij", z_prev, delta),
-        "W_out": np.einsum("...bti,...btj->...ij", z, delta_out),
-        "b": delta.sum(axis=(-3, -2)),
-        "c": delta_out.sum(axis=(-3, -2)),
-    }
-    return delta, grads
-
-
 def hidden_deltas(
     params: Params,
     X: np.ndarray,
@@ -219,7 +191,7 @@ def hidden_deltas(
         keep = np.zeros((T, 1))
         keep[from_step] = 1.0
         delta_out = delta_out * keep
-    delta, _ = _bptt(params, cache, delta_out)
+    _, delta = _bptt(params, cache, delta_out)
     return delta, cache
 
 
@@ -230,4 +202,4 @@ def backward_course_output(params: Params, cache: dict, D: np.ndarray) -> Params
     """
     y = cache["y"]
     delta_out = (y - D) * d_sigmoid(y) / y.shape[-3]
-    return _bptt(params, cache, delta_out)[1]
+    return _bptt(params, cache, delta_out)[0]

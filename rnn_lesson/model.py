@@ -176,42 +176,57 @@ def _forward(params: Params, X: np.ndarray, activation: str) -> tuple[np.ndarray
     f, _ = get_activation(activation)
     W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
     T = X.shape[-2]
+    mm = _matmul_for(W)
     # x[t] @ W_in + b for every t at once; the loop adds the recurrent part.
     u = _each_step(X, W_in) + b[..., None, None, :]
     z = np.empty_like(u)
     z_prev = np.zeros_like(u[..., 0, :])  # z[-1] = 0
     for t in range(T):
-        u[..., t, :] += z_prev @ W  # u[t] = x[t] W_in + z[t-1] W + b
+        u[..., t, :] += mm(z_prev, W)  # u[t] = x[t] W_in + z[t-1] W + b
         z[..., t, :] = z_prev = f(u[..., t, :])  # z[t] = f(u[t])
     y = sigmoid(_each_step(z, W_out) + c[..., None, None, :])  # y[t] = σ(z[t] W_out + c)
     return y, {"X": X, "u": u, "z": z, "y": y, "activation": activation}
 
 
 def _backward(params: Params, cache: dict, D: np.ndarray) -> Params:
-    _, df = get_activation(cache["activation"])
-    X, u, z, y = cache["X"], cache["u"], cache["z"], cache["y"]
-    W, W_out = params["W"], params["W_out"]
-    T, batch = u.shape[-2], u.shape[-3]
+    y = cache["y"]
     # δout[t] = ∂L/∂(z[t] W_out + c) = (y[t] - d[t]) · y[t](1 - y[t]), / batch for the mean
-    delta_out = (y - D) * y * (1.0 - y) / batch
+    delta_out = (y - D) * y * (1.0 - y) / y.shape[-3]
+    return _bptt(params, cache, delta_out)[0]
+
+
+def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, np.ndarray]:
+    """BPTT from the output deltas δout (..., batch, T, 1).
+
+    Returns the gradients and the hidden deltas δ (..., batch, T, H).
+    """
+    _, df = get_activation(cache["activation"])
+    X, u, z = cache["X"], cache["u"], cache["z"]
+    W, W_out = params["W"], params["W_out"]
     from_out = _each_step(delta_out, np.swapaxes(W_out, -1, -2))  # δout[t] W_outᵀ, all t
     f_prime = df(u)  # f'(u[t]), all t
     delta = np.empty_like(u)
     delta_next = np.zeros_like(u[..., 0, :])  # δ[T] = 0: nothing comes from after the last step
-    W_T = np.swapaxes(W, -1, -2)
-    for t in reversed(range(T)):
+    W_T, mm = np.swapaxes(W, -1, -2), _matmul_for(W)
+    for t in reversed(range(u.shape[-2])):
         # δ[t] = (δ[t+1] Wᵀ + δout[t] W_outᵀ) ⊙ f'(u[t]): z[t] feeds y[t] and u[t+1]
-        delta[..., t, :] = delta_next = (delta_next @ W_T + from_out[..., t, :]) * f_prime[
-            ..., t, :
-        ]
+        delta_next = (mm(delta_next, W_T) + from_out[..., t, :]) * f_prime[..., t, :]
+        delta[..., t, :] = delta_next
     z_prev = np.concatenate([np.zeros_like(z[..., :1, :]), z[..., :-1, :]], axis=-2)  # z[t-1]
-    return {
+    grads = {
         "W_in": _sum_outer(X, delta),  # Σ_t x[t]ᵀ δ[t]
         "W": _sum_outer(z_prev, delta),  # Σ_t z[t-1]ᵀ δ[t]
         "W_out": _sum_outer(z, delta_out),  # Σ_t z[t]ᵀ δout[t]
         "b": delta.sum(axis=(-3, -2)),  # Σ_t δ[t]
         "c": delta_out.sum(axis=(-3, -2)),  # Σ_t δout[t]
     }
+    return grads, delta
+
+
+def _matmul_for(W: np.ndarray):
+    """np.dot for one model's plain matrices (same result as @, with less overhead per
+    call, which counts in the time loops), np.matmul for a stack (it broadcasts)."""
+    return np.dot if W.ndim == 2 else np.matmul
 
 
 def _each_step(A: np.ndarray, M: np.ndarray) -> np.ndarray:

@@ -20,17 +20,6 @@ def params_with_biases(init="xavier", H=5, seed=1):
     return p
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
-def test_bptt_from_the_right_delta_out_is_rnn_lesson_backward(activation):
-    X, D = small_batch()
-    for p in (params_with_biases(), R.stack_params([params_with_biases(seed=s) for s in (1, 2)])):
-        Y, cache = R.forward(p, X, activation)
-        expected = R.backward(p, cache, D)
-        _, grads = E._bptt(p, cache, (Y - D) * Y * (1 - Y) / X.shape[0])
-        for k in R.PARAM_NAMES:
-            np.testing.assert_allclose(grads[k], expected[k], rtol=1e-10, atol=1e-15)
-
-
 def test_hidden_deltas_add_up_to_the_bias_gradient():
     X, D = small_batch()
     p = params_with_biases()
