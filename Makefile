@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 
-.PHONY: lab test lint format bench execute clean
+.PHONY: lab test lint format bench execute lab-check clean
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
 $(BIN)/python:
@@ -45,5 +45,18 @@ bench: $(VENV)/.installed-lab
 execute: $(VENV)/.installed-test
 	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
 
+# The explorer of notebook 05 in a real JupyterLab in headless Chromium (not part of `make test`:
+# it needs a browser). Installs Chromium when missing, and Playwright into its own venv.
+LABCHECK_VENV ?= .venv-labcheck
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+lab-check: $(VENV)/.installed-lab
+	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	test -x $(LABCHECK_VENV)/bin/python || $(PYTHON) -m venv $(LABCHECK_VENV)
+	$(LABCHECK_VENV)/bin/python -c "import playwright" 2>/dev/null \
+		|| $(LABCHECK_VENV)/bin/python -m pip install playwright
+	$(LABCHECK_VENV)/bin/python scripts/check_explorer_in_lab.py --lab-python $(BIN)/python
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LABCHECK_VENV) .pytest_cache .ruff_cache *.egg-info
