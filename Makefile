@@ -43,7 +43,8 @@ bench: $(VENV)/.installed-lab
 
 # Re-execute every notebook in place, top to bottom, to commit it with fresh outputs.
 execute: $(VENV)/.installed-test
-	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 
 # The explorer of notebook 05 in a real JupyterLab in headless Chromium (not part of `make test`:
 # it needs a browser). Installs Chromium when missing, and Playwright into its own venv.

@@ -77,7 +77,7 @@ class TrainResult:
                 )
             else:
                 lines.append(
-                    f"{who}{100 * a:.2f}% of all pairs right after {self.updates[-1]} updates"
+                    f"{who}{100 * a:.2f}% of all pairs right after {self.updates[-1]:,} updates"
                 )
         return "\n".join(lines)
 

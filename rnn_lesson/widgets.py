@@ -191,6 +191,11 @@ class Explorer(widgets.VBox):
             control.observe(self._changed, names="value")
         self.update()
 
+    def __repr__(self) -> str:
+        # The text/plain fallback: what a viewer without a live kernel (GitHub, nbviewer,
+        # a static HTML export) shows in place of the controls, instead of the widget tree.
+        return "<Explorer: sliders for notebook 05; run this cell in JupyterLab to use them>"
+
     def settings(self) -> dict:
         """The controls' current values, as ``run_experiment`` keywords."""
         return {name: control.value for name, control in self.controls.items()}

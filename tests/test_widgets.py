@@ -42,7 +42,7 @@ def test_run_experiment_default_learns_every_pair():
     assert result.first_perfect() == 900  # the same run as notebook 04's Xavier run, seed 0
     lines = text.splitlines()
     assert lines[0] == ("settings: tanh, Xavier, lr 0.1, hidden size 16, 2,000 updates, seed 0")
-    assert lines[1] == "result:   100.00% of all pairs right after 2000 updates"
+    assert lines[1] == "result:   100.00% of all pairs right after 2,000 updates"
     assert "first 100% at update 900 (checked every 100 updates)" in lines[2]
     assert lines[3] == "sample:   77 + 51: the network says 128 (10000000 in bits): right"
 
