@@ -205,6 +205,16 @@ def main():
         f"   updates alone     : {t_updates:.3f} s for {n_med} updates (train() for {n_med} "
         f"updates minus train() for 1, both evaluating only at the start and end)"
     )
+    # Most of that time is spent checking all pairs; checking less often trades the
+    # resolution of "updates to 100%" for time.
+    ups25, secs25, _ = minibatch_runs(32, 2.0, eval_every=25)
+    ok25 = [u for u in ups25 if u is not None]
+    med25, worst25 = statistics.median(secs25), max(secs25)
+    verdict25 = "met" if worst25 <= 0.1 else "median met" if med25 <= 0.1 else "NOT met"
+    print(
+        f"   checked every 25  : {len(ok25)} of 10 reach 100%, median {statistics.median(ok25):.0f}"
+        f" updates, time median {med25:.3f} s, max {worst25:.3f} s   goal <= 0.1 s: {verdict25}"
+    )
     print("   other settings, same 10 seeds (median / max updates to 100%, seeds reaching it):")
     for batch, lr in [(16, 2.0), (64, 2.0), (32, 3.0)]:
         ups, secs, _ = minibatch_runs(batch, lr)
@@ -258,14 +268,20 @@ def main():
     print(f"\ntotal benchmark time {time.perf_counter() - total_start:.0f} s; at end: {load()}")
 
 
-def minibatch_runs(batch, lr, n_seeds=10):
+def minibatch_runs(batch, lr, n_seeds=10, eval_every=10):
     updates, seconds, n_evals = [], [], []
     for seed in range(n_seeds):
         rng = np.random.default_rng(seed)
         p = R.init_params(H, "xavier", rng=rng)
         start = time.perf_counter()
         result = R.train(
-            p, rng=rng, lr=lr, n_updates=1000, batch_size=batch, eval_every=10, stop_at_100=True
+            p,
+            rng=rng,
+            lr=lr,
+            n_updates=1000,
+            batch_size=batch,
+            eval_every=eval_every,
+            stop_at_100=True,
         )
         seconds.append(time.perf_counter() - start)
         updates.append(result.first_perfect())

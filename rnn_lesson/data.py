@@ -106,9 +106,12 @@ def encode(a: np.ndarray, b: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray
 
     a, b: (batch,) int64 below 2**(T - 1) (the caller guarantees it)
     """
-    shifts = np.arange(T)
-    X = ((np.stack([a, b], axis=-1)[:, None, :] >> shifts[:, None]) & 1).astype(float)
-    D = (((a + b)[:, None] >> shifts) & 1)[..., None].astype(float)
+    shifts = np.arange(T)  # bit t of n is (n >> t) & 1
+    X = np.empty((a.shape[0], T, 2))
+    X[..., 0] = (a[:, None] >> shifts) & 1
+    X[..., 1] = (b[:, None] >> shifts) & 1
+    D = np.empty((a.shape[0], T, 1))
+    D[..., 0] = ((a + b)[:, None] >> shifts) & 1
     return X, D
 
 

@@ -56,7 +56,8 @@ def _evaluate_one(params: Params, f, T: int) -> tuple[float, float]:
         x = BIT_PAIRS if t < T - 1 else BIT_PAIRS[:1]  # the last step only sees (0, 0)
         n, m = z.shape[0], x.shape[0]
         # u[t] = x[t] W_in + z[t-1] W + b, for every (prefix, next input) combination
-        u = (z @ W)[:, None, :] + (x @ W_in)[None, :, :] + b
+        # (x W_in + b is only (m, H): adding b there, not to the big sum, is several times faster)
+        u = (z @ W)[:, None, :] + (x @ W_in + b)[None, :, :]
         z = f(u).reshape(n * m, -1)
         y = sigmoid(z @ W_out + c)[:, 0]  # y[t] = σ(z[t] W_out + c), (n * m,)
         total = (carry[:, None] + x.sum(axis=1).astype(int)[None, :]).reshape(-1)

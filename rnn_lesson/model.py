@@ -180,7 +180,7 @@ def _forward(params: Params, X: np.ndarray, activation: str) -> tuple[np.ndarray
     # x[t] @ W_in + b for every t at once; the loop adds the recurrent part.
     u = _each_step(X, W_in) + b[..., None, None, :]
     z = np.empty_like(u)
-    z_prev = np.zeros_like(u[..., 0, :])  # z[-1] = 0
+    z_prev = np.zeros(u.shape[:-2] + u.shape[-1:])  # z[-1] = 0, shape (..., batch, H)
     for t in range(T):
         u[..., t, :] += mm(z_prev, W)  # u[t] = x[t] W_in + z[t-1] W + b
         z[..., t, :] = z_prev = f(u[..., t, :])  # z[t] = f(u[t])
@@ -206,16 +206,15 @@ def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, n
     from_out = _each_step(delta_out, np.swapaxes(W_out, -1, -2))  # δout[t] W_outᵀ, all t
     f_prime = df(u)  # f'(u[t]), all t
     delta = np.empty_like(u)
-    delta_next = np.zeros_like(u[..., 0, :])  # δ[T] = 0: nothing comes from after the last step
+    delta_next = np.zeros(u.shape[:-2] + u.shape[-1:])  # δ[T] = 0: nothing comes after the end
     W_T, mm = np.swapaxes(W, -1, -2), _matmul_for(W)
     for t in reversed(range(u.shape[-2])):
         # δ[t] = (δ[t+1] Wᵀ + δout[t] W_outᵀ) ⊙ f'(u[t]): z[t] feeds y[t] and u[t+1]
         delta_next = (mm(delta_next, W_T) + from_out[..., t, :]) * f_prime[..., t, :]
         delta[..., t, :] = delta_next
-    z_prev = np.concatenate([np.zeros_like(z[..., :1, :]), z[..., :-1, :]], axis=-2)  # z[t-1]
     grads = {
         "W_in": _sum_outer(X, delta),  # Σ_t x[t]ᵀ δ[t]
-        "W": _sum_outer(z_prev, delta),  # Σ_t z[t-1]ᵀ δ[t]
+        "W": _sum_outer(z[..., :-1, :], delta[..., 1:, :]),  # Σ_t z[t-1]ᵀ δ[t]; z[-1] = 0
         "W_out": _sum_outer(z, delta_out),  # Σ_t z[t]ᵀ δout[t]
         "b": delta.sum(axis=(-3, -2)),  # Σ_t δ[t]
         "c": delta_out.sum(axis=(-3, -2)),  # Σ_t δout[t]
@@ -223,10 +222,10 @@ def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, n
     return grads, delta
 
 
-def _matmul_for(W: np.ndarray):
-    """np.dot for one model's plain matrices (same result as @, with less overhead per
-    call, which counts in the time loops), np.matmul for a stack (it broadcasts)."""
-    return np.dot if W.ndim == 2 else np.matmul
+def _matmul_for(*arrays: np.ndarray):
+    """np.dot when every operand is a plain matrix (the same product as @, with less overhead
+    per call, which adds up in the time loops); np.matmul for a stack (it broadcasts)."""
+    return np.dot if all(a.ndim == 2 for a in arrays) else np.matmul
 
 
 def _each_step(A: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -234,7 +233,8 @@ def _each_step(A: np.ndarray, M: np.ndarray) -> np.ndarray:
 
     Folding batch and time into one axis makes it a single matrix product.
     """
-    out = A.reshape(*A.shape[:-3], -1, A.shape[-1]) @ M
+    A2 = A.reshape(*A.shape[:-3], -1, A.shape[-1])
+    out = _matmul_for(A2, M)(A2, M)
     return out.reshape(*out.shape[:-2], *A.shape[-3:-1], M.shape[-1])
 
 
@@ -242,7 +242,8 @@ def _sum_outer(a: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Σ over batch and time of a[t]ᵀ g[t]: (..., batch, T, i), (..., batch, T, j) -> (..., i, j)"""
     a2 = a.reshape(*a.shape[:-3], -1, a.shape[-1])  # batch and time folded into one axis
     g2 = g.reshape(*g.shape[:-3], -1, g.shape[-1])
-    return np.swapaxes(a2, -1, -2) @ g2  # a shared X (no model axis) broadcasts over the stack
+    a2 = np.swapaxes(a2, -1, -2)
+    return _matmul_for(a2, g2)(a2, g2)  # a shared X (no model axis) broadcasts over a stack
 
 
 def _check_outputs(Y: object, D: object) -> tuple[np.ndarray, np.ndarray]:

@@ -152,6 +152,7 @@ def train(
     high = 2 ** (T - 1)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
         record(0)
+        stopped = not training.all()  # has any model stopped? (a Python bool: cheap to test)
         for n in range(1, n_updates + 1 if training.any() else 1):
             a, b = rng.integers(0, high, size=(2, batch_size))  # = random_pairs(rng, batch_size, T)
             X, D = encode(a, b, T)
@@ -166,12 +167,14 @@ def train(
                 bad = training & ~np.isfinite(total)
                 diverged_at[bad] = n
                 training &= ~bad
-            if not training.all():  # stopped models keep their last finite parameters
+                stopped = True
+            if stopped:  # stopped models keep their last finite parameters
                 for k in PARAM_NAMES:  # (not p - 0 * grad: a NaN gradient would leak in)
                     new[k].reshape(K, -1)[~training] = p[k].reshape(K, -1)[~training]
             p = new
-            if n % eval_every == 0 or n == n_updates or not training.any():
+            if n % eval_every == 0 or n == n_updates or (stopped and not training.any()):
                 record(n)
+                stopped = not training.all()
                 if not training.any() or (stop_at_100 and np.all(accs[-1][training] == 1.0)):
                     break
 
