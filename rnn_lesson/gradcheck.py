@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .model import PARAM_NAMES, Params, check_inputs, check_params
+from .model import PARAM_NAMES, Params, _backward, _forward, check_inputs, check_params, loss
 
 
 def numerical_gradient(
@@ -68,8 +68,6 @@ def gradient_check(
     ``backward_fn(params, cache, D)`` defaults to ``rnn_lesson.backward``; pass another
     (a learner's own, or a deliberately wrong one) to check it.
     """
-    from .model import _backward, _forward, loss
-
     X, D = check_inputs(params, X, D)
     backward_fn = backward_fn or _backward
     params = {k: np.array(v, dtype=float) for k, v in params.items()}

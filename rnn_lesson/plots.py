@@ -9,8 +9,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path
 
 from .checks import positive_int
+from .experiments import init_label
 from .train import TrainResult
 
 
@@ -59,8 +61,6 @@ def _arrow(
 
 def _self_loop(ax: Axes, xy: tuple[float, float], label: str) -> None:
     """A loop from the right edge of the box at ``xy`` back into it, ``label`` inside the loop."""
-    from matplotlib.path import Path
-
     x, y = xy
     right = x + 0.32  # the box's right edge (see _box)
     path = Path(
@@ -217,8 +217,6 @@ def plot_sweep(sweep, title: str = "", std: float = 1.0) -> Figure:
 
     Curves end where a model diverged (marked x); no NaN is plotted.
     """
-    from .experiments import init_label
-
     activations = list(sweep.models)
     inits = list(dict.fromkeys(i for i, _, _ in sweep.models[activations[0]]))
     lrs = list(dict.fromkeys(lr for _, lr, _ in sweep.models[activations[0]]))
