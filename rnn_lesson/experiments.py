@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import d_sigmoid, get_activation
+from .checks import choice
 from .initializers import INITIALIZERS
 from .model import Params, _bptt, _forward, check_inputs, init_params, stack_params
 from .train import TrainResult, train
@@ -86,8 +87,7 @@ def run_sweep(
     the initial weights only.
     """
     for init in inits:
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown initializer {init!r}; choose from {INITIALIZERS}")
+        choice(init, "initializer", INITIALIZERS)
     if not seeds or not lrs or not inits or not activations:
         raise ValueError("activations, inits, lrs and seeds must each list at least one value")
     results, models = {}, {}
