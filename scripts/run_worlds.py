@@ -1,0 +1,139 @@
+"""Re-execute the notebooks with nbval in several numerical worlds.
+
+A *numerical world* is one choice of the floating-point kernels that numpy runs on: which
+OpenBLAS kernel does the matrix products (``OPENBLAS_CORETYPE``) and whether numpy's own
+SIMD code paths for tanh, exp, sums, ... are used (``NPY_DISABLE_CPU_FEATURES``). Each gives
+results that differ in the last bits, and long SGD runs are chaotic: such a difference can
+change which seeds learn. A learner's laptop is one more world. The notebooks therefore
+state results of training as rates over many seeds with margins, and this script checks that
+every output nbval compares, and every assert, is the same in each of these worlds:
+
+    default               the machine as it is
+    sandybridge           OPENBLAS_CORETYPE=Sandybridge (AVX kernels)
+    nehalem               OPENBLAS_CORETYPE=Nehalem (SSE kernels)
+    haswell               OPENBLAS_CORETYPE=Haswell (AVX2 + FMA kernels)
+    no-simd               numpy's SIMD dispatch switched off (NPY_DISABLE_CPU_FEATURES)
+    sandybridge-no-simd   both
+
+On an x86-64 machine with AVX2 these are at least five distinct worlds (on such a machine
+without AVX-512, "haswell" is usually the default). On another processor only the worlds it
+can run are used.
+
+    python scripts/run_worlds.py                      every world, every notebook
+    python scripts/run_worlds.py --world nehalem      one world
+    python scripts/run_worlds.py notebooks/04_training.ipynb --jobs 1
+
+Worlds run ``--jobs`` at a time (default 2), each as its own pytest process; a failing
+world's whole output is printed. The last line reads "worlds: N passed, M failed".
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _no_simd() -> str:
+    """Every SIMD target numpy dispatches to at run time (the baseline cannot be switched off)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    return " ".join(__cpu_dispatch__)
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def worlds() -> dict[str, dict[str, str]]:
+    """The worlds this machine can run: {name: environment variables to set}."""
+    found = {"default": {}}
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    flags = _cpu_flags()
+    if x86:
+        found["nehalem"] = {"OPENBLAS_CORETYPE": "Nehalem"}
+        if "avx" in flags:
+            found["sandybridge"] = {"OPENBLAS_CORETYPE": "Sandybridge"}
+        if {"avx2", "fma"} <= flags:
+            found["haswell"] = {"OPENBLAS_CORETYPE": "Haswell"}
+    no_simd = _no_simd()
+    if no_simd:
+        found["no-simd"] = {"NPY_DISABLE_CPU_FEATURES": no_simd}
+        if "sandybridge" in found:
+            found["sandybridge-no-simd"] = {**found["sandybridge"], **found["no-simd"]}
+    return found
+
+
+def describe(env: dict[str, str]) -> str:
+    """What the world really runs on, asked of a fresh Python in that world."""
+    code = (
+        "import numpy, threadpoolctl\n"
+        "from numpy._core._multiarray_umath import __cpu_features__ as f, __cpu_dispatch__ as d\n"
+        "blas = [i.get('architecture') for i in threadpoolctl.threadpool_info()"
+        " if i.get('internal_api') == 'openblas']\n"
+        "simd = [x for x in d if f.get(x)]\n"
+        "print(f\"OpenBLAS kernel {', '.join(map(str, blas)) or '?'}; \""
+        " f\"numpy SIMD {', '.join(simd) or 'baseline only'}\")\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    return run.stdout.strip() or f"(could not tell: {run.stderr.strip()[-200:]})"
+
+
+def run_world(name: str, extra: dict[str, str], notebooks: list[str]) -> tuple[str, bool, str]:
+    env = {**os.environ, **extra}
+    if extra:  # worlds run side by side: one BLAS thread each, so they do not fight for cores
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    cmd += ["--nbval", "--nbval-current-env", *notebooks]
+    run = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    last = (run.stdout.strip().splitlines() or ["(no output)"])[-1].strip("= ")
+    head = f"{name:20s} {describe(env)}\n{'':20s} {last}, {seconds:.0f} s"
+    return head, run.returncode == 0, run.stdout + run.stderr
+
+
+def main() -> int:
+    known = worlds()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
+    parser.add_argument("--world", action="append", choices=sorted(known), help="repeatable")
+    parser.add_argument("--jobs", type=int, default=2, help="worlds at a time (default 2)")
+    args = parser.parse_args()
+    notebooks = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
+    chosen = {w: known[w] for w in (args.world or known)}
+    print(f"nbval in {len(chosen)} numerical worlds, {args.jobs} at a time:", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        jobs = [pool.submit(run_world, w, env, notebooks) for w, env in chosen.items()]
+        results = []
+        for job in jobs:
+            head, ok, output = job.result()
+            print(("PASS " if ok else "FAIL ") + head, flush=True)
+            if not ok:
+                print(output, flush=True)
+            results.append(ok)
+    print(f"worlds: {sum(results)} passed, {len(results) - sum(results)} failed")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
