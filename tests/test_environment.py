@@ -1,5 +1,8 @@
 """The set-up stays consistent: environment.yml vs pyproject.toml, CI, README, imports."""
 
+import importlib.util
+import json
+import platform
 import re
 import subprocess
 import sys
@@ -123,14 +126,48 @@ def test_readme_names_the_two_commands():
     assert "environment.yml" in readme, "the README shows the conda route"
 
 
-def test_make_test_runs_unit_tests_and_strict_nbval():
+def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
     assert recipe, "no `test:` target in the Makefile"
     body = recipe.group(1)
     assert re.search(r"pytest\b.*\btests\b", body)
-    assert "--nbval " in body and "--nbval-current-env" in body and "notebooks" in body
-    assert "--nbval-lax" not in body  # strict: stored outputs are compared
+    assert "scripts/run_worlds.py" in body
+    runner = (ROOT / "scripts" / "run_worlds.py").read_text()
+    assert '"--nbval", "--nbval-current-env"' in runner
+    for text in (body, runner):  # strict: stored outputs are compared, no number is masked
+        assert "--nbval-lax" not in text and "--nbval-sanitize-with" not in text
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location("run_worlds", ROOT / "scripts" / "run_worlds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 only")
+def test_the_worlds_differ_in_blas_kernel_or_numpy_simd():
+    worlds = load_runner().worlds()
+    assert worlds["default"] == {}
+    others = [env for name, env in worlds.items() if name != "default"]
+    assert len({tuple(sorted(env.items())) for env in others}) == len(others)  # all different
+    assert {"OPENBLAS_CORETYPE": "Nehalem"} in others
+    assert any("NPY_DISABLE_CPU_FEATURES" in env for env in others)
+    if {"avx2", "fma"} <= load_runner()._cpu_flags():
+        assert len(others) >= 5, worlds  # so at least 4 differ from the default on any AVX2 machine
+
+
+def test_nbval_ignores_only_timings_and_the_explorer():
+    tagged = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", []):
+                tagged.append((path.name, "".join(cell["source"])))
+            assert "nbval-skip" not in cell.get("metadata", {}).get("tags", []), path.name
+    assert len(tagged) <= 5, [name for name, _ in tagged]
+    for name, source in tagged:
+        assert "perf_counter" in source or "explorer(" in source, (name, source[:80])
 
 
 def test_the_numerics_do_not_import_plotting_or_widgets():
