@@ -197,7 +197,7 @@ def handmade_adder(activation: str = "tanh", gain: float | None = None) -> Param
         W_in = np.ones((2, 4))
         W = np.zeros((4, 4))
         W[1, :], W[2, :] = 1.0, -1.0
-        b = -np.array([0.0, 1.0, 2.0, 3.0])
+        b = np.array([0.0, -1.0, -2.0, -3.0])
         # 2 * sum bit - 1 = 2 (r_0 - 2 r_1 + 2 r_2 - r_3) - 1
         W_out = 2 * v * np.array([[1.0], [-2.0], [2.0], [-1.0]])
         c = np.array([-v])
