@@ -116,8 +116,9 @@ def random_sequences(
 def exact_share(params: Params, X: np.ndarray, D: np.ndarray, activation: str = "tanh"):
     """Share of the sequences whose every output bit is right: a float, or one per model.
 
-    The same as ``accuracy(forward(params, X)[0], D)``, but it keeps only the current
-    hidden state, so sequences thousands of steps long fit in memory, for a whole stack.
+    The same as ``accuracy(forward(params, X)[0], D)`` (it compares the output's logit with 0
+    instead of y with 0.5, which differs only for logits within 1e-16 of 0), but it keeps only
+    the current hidden state, so sequences thousands of steps long fit in memory, for a whole stack.
     X (batch, T, 2), D (batch, T, 1) shared by every model of a stack.
     """
     lead, H = check_params(params)
