@@ -5,6 +5,14 @@ gradcheck) need only numpy; ``plots`` and ``widgets`` are imported on their own.
 """
 
 from .activations import ACTIVATIONS, d_relu, d_sigmoid, d_tanh, get_activation, relu, sigmoid, tanh
+from .adder import (
+    carry_chain_pairs,
+    exact_share,
+    handmade_adder,
+    random_sequences,
+    rnn_add,
+    sequences,
+)
 from .data import all_pairs, bits_to_int, int_to_bits, make_batch, random_pairs
 from .evaluate import evaluate_all_pairs
 from .gradcheck import gradient_check, numerical_gradient, relative_error
@@ -20,6 +28,16 @@ from .model import (
     stack_params,
     unstack_params,
 )
+from .probe import (
+    fit_probe,
+    full_adder,
+    kmeans,
+    minimize,
+    pca,
+    probe_predict,
+    read_automaton,
+    unit_signs,
+)
 from .train import TrainResult, train
 
 __all__ = [
@@ -31,26 +49,40 @@ __all__ = [
     "all_pairs",
     "backward",
     "bits_to_int",
+    "carry_chain_pairs",
     "check_params",
     "d_relu",
     "d_sigmoid",
     "d_tanh",
     "evaluate_all_pairs",
+    "exact_share",
+    "fit_probe",
     "forward",
+    "full_adder",
     "get_activation",
     "gradient_check",
+    "handmade_adder",
     "init_params",
     "init_weight",
     "int_to_bits",
+    "kmeans",
     "loss",
     "make_batch",
+    "minimize",
     "numerical_gradient",
+    "pca",
+    "probe_predict",
     "random_pairs",
+    "random_sequences",
+    "read_automaton",
     "relative_error",
     "relu",
+    "rnn_add",
+    "sequences",
     "sigmoid",
     "stack_params",
     "tanh",
     "train",
+    "unit_signs",
     "unstack_params",
 ]
