@@ -5,7 +5,15 @@ gradcheck) need only numpy; ``plots`` and ``widgets`` are imported on their own.
 """
 
 from .activations import ACTIVATIONS, d_relu, d_sigmoid, d_tanh, get_activation, relu, sigmoid, tanh
-from .data import all_pairs, bits_to_int, int_to_bits, make_batch, random_pairs
+from .data import (
+    all_pairs,
+    bits_to_int,
+    int_to_bits,
+    make_batch,
+    make_delay_batch,
+    random_delay_batch,
+    random_pairs,
+)
 from .evaluate import evaluate_all_pairs
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .initializers import INITIALIZERS, init_weight
@@ -44,7 +52,9 @@ __all__ = [
     "int_to_bits",
     "loss",
     "make_batch",
+    "make_delay_batch",
     "numerical_gradient",
+    "random_delay_batch",
     "random_pairs",
     "relative_error",
     "relu",
