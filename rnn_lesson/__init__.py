@@ -13,7 +13,15 @@ from .adder import (
     rnn_add,
     sequences,
 )
-from .data import all_pairs, bits_to_int, int_to_bits, make_batch, random_pairs
+from .data import (
+    all_pairs,
+    bits_to_int,
+    int_to_bits,
+    make_batch,
+    make_delay_batch,
+    random_delay_batch,
+    random_pairs,
+)
 from .evaluate import evaluate_all_pairs
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .initializers import INITIALIZERS, init_weight
@@ -68,10 +76,12 @@ __all__ = [
     "kmeans",
     "loss",
     "make_batch",
+    "make_delay_batch",
     "minimize",
     "numerical_gradient",
     "pca",
     "probe_predict",
+    "random_delay_batch",
     "random_pairs",
     "random_sequences",
     "read_automaton",

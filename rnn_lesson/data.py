@@ -9,6 +9,11 @@ way a person adds with carries.
     D: (batch, T, 1) float, D[i, t, 0] = bit t of a_i + b_i
 
 To keep every sum inside T bits, a and b are below 2**(T - 1).
+
+A second task, for notebook 06, needs a longer memory: the k-step delay task
+(遅延タスク). The input is two random bit streams; the output at step t must be the
+first stream's bit of step t - k. Addition needs to remember one step back (the
+carry); this task needs k. See ``make_delay_batch``.
 """
 
 from __future__ import annotations
@@ -140,3 +145,42 @@ def random_pairs(rng: np.random.Generator, size: int, T: int = 8) -> tuple[np.nd
     T = _check_bits(T)
     a, b = rng.integers(0, 2 ** (T - 1), size=(2, size))
     return a, b
+
+
+def make_delay_batch(bits: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The k-step delay task: output at step t the input bit of step t - k.
+
+    bits: (batch, T, 2) of 0/1, the two input streams; stream 0 is the one to repeat,
+        stream 1 only distracts (the network must learn to ignore it)
+    k: the delay, 0 <= k < T
+    returns X: (batch, T, 2) float (the bits), D: (batch, T, 1) float with
+        D[:, t, 0] = bits[:, t - k, 0] for t >= k and 0 for t < k, and
+        mask: (T, 1) float, 1 at the steps t >= k that are scored and 0 at the first k,
+        whose answer lies before the start
+    """
+    bits = np.asarray(bits)
+    if bits.ndim != 3 or bits.shape[-1] != 2 or bits.shape[0] < 1 or bits.shape[1] < 1:
+        raise ValueError(f"bits must have shape (batch, T, 2), got {bits.shape}")
+    if bits.dtype.kind not in "biuf" or not np.all((bits == 0) | (bits == 1)):
+        raise ValueError("bits must be 0 or 1")
+    T = bits.shape[1]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < T:
+        raise ValueError(f"the delay k must be a whole number in [0, T) = [0, {T}), got {k!r}")
+    X = bits.astype(float)
+    D = np.zeros(X.shape[:-1] + (1,))
+    D[:, k:, 0] = X[:, : T - k, 0]  # d[t] = x[t - k], stream 0
+    mask = np.zeros((T, 1))
+    mask[k:] = 1.0
+    return X, D, mask
+
+
+def random_delay_batch(
+    rng: np.random.Generator, size: int, T: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``size`` random sequences of the k-step delay task: ``make_delay_batch`` of
+    ``rng.integers(0, 2, size=(size, T, 2))`` (one draw, so a seed fixes them)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    size = positive_int(size, "batch size")
+    T = _check_bits(T)
+    return make_delay_batch(rng.integers(0, 2, size=(size, T, 2)), k)

@@ -12,6 +12,13 @@ the same ``rng`` seed would. The learning rate may differ per model.
 Divergence: when a model's loss or any of its weights stops being finite, that
 model stops. Its parameters stay at their last finite values, ``diverged_at``
 records the update, and its history ends there, so no NaN reaches a plot.
+
+Gradient clipping (勾配クリッピング), ``clip_norm=c``: before the step, the five
+gradients of a model are treated as one vector g, and if its global norm ||g||
+(the square root of the sum of the squares of all their entries) is above c, all
+five are scaled by c / ||g||. The direction is kept, the step is at most lr · c.
+In a stack each model is clipped by its own norm. ``TrainResult.grad_norm`` records
+||g|| before clipping (with or without ``clip_norm``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
@@ -37,6 +45,9 @@ class TrainResult:
     updates:     (n_evals,) the update count at each evaluation, 0 first
     loss:        (n_evals,) or (n_evals, K) loss over all pairs
     accuracy:    (n_evals,) or (n_evals, K) share of all pairs summed exactly right
+    grad_norm:   (n_evals,) or (n_evals, K) the largest global gradient norm ||g|| (before
+                 clipping) of the updates since the previous evaluation; at update 0, the
+                 norm of the first gradient
     diverged_at: None or the update where the model diverged; for a stack, a list
     """
 
@@ -46,6 +57,7 @@ class TrainResult:
     updates: np.ndarray
     loss: np.ndarray
     accuracy: np.ndarray
+    grad_norm: np.ndarray
     diverged_at: int | None | list[int | None]
     _n_valid: np.ndarray = field(repr=False)
 
@@ -94,6 +106,7 @@ def train(
     eval_every: int = 100,
     stop_at_100: bool = False,
     backward_fn: Callable | None = None,
+    clip_norm: float | np.ndarray | None = None,
 ) -> TrainResult:
     """Train with SGD; the given ``params`` are not changed (a copy is trained).
 
@@ -103,6 +116,9 @@ def train(
     stop_at_100: stop at the first evaluation where every model that still trains is at 100%
     backward_fn: ``backward_fn(params, cache, D)`` in place of BPTT (e.g. a deliberately wrong
         one, to see what it does); it must accept one model and a stack, as ``backward`` does
+    clip_norm: None (no clipping), or a positive number c, or (K,) of them for a stack (inf: that
+        model is not clipped): when the global norm ||g|| of a model's five gradients is above c,
+        scale them by c / ||g||
     """
     lead, _ = check_params(params)
     if len(lead) > 1:
@@ -125,6 +141,7 @@ def train(
             f"backward_fn must be a function (params, cache, D) -> grads, got {backward_fn!r}"
         )
     backward = _backward if backward_fn is None else backward_fn
+    clip = None if clip_norm is None else _clip_norm(clip_norm, lead[0] if lead else None)
     # One model trains as it is (2-D matrix products are the fastest); the per-model
     # bookkeeping below views every array as (K, -1), with K = 1 for one model.
     single = lead == ()
@@ -135,7 +152,10 @@ def train(
     training = np.ones(K, dtype=bool)
     diverged_at = np.full(K, -1)
     n_valid = np.zeros(K, dtype=int)
-    updates, losses, accs = [], [], []
+    updates, losses, accs, grad_norms = [], [], [], []
+    g_max = np.zeros(K)  # the largest ||g|| since the last evaluation
+    if clip is not None and not single:
+        clip = np.broadcast_to(np.asarray(clip, dtype=float), (K,))
 
     def record(n: int) -> None:
         loss, acc = np.atleast_1d(*evaluate_all_pairs(p, activation, T))
@@ -147,6 +167,8 @@ def train(
         updates.append(n)
         losses.append(loss)
         accs.append(acc)
+        grad_norms.append(np.where(training, g_max, np.nan))  # at update 0, set at update 1
+        g_max[:] = 0.0
         n_valid[training] = len(updates)
 
     high = 2 ** (T - 1)
@@ -158,6 +180,25 @@ def train(
             X, D = encode(a, b, T)
             y, cache = _forward(p, X, activation)
             grads = backward(p, cache, D)
+            # ||g|| = sqrt(Σ over all five gradients of the squares of their entries), per model
+            if single:  # one dot product of all entries: the cheapest way for small arrays
+                flat = np.concatenate([grads[k].ravel() for k in PARAM_NAMES])
+                g_norm = math.sqrt(flat @ flat)
+                if not g_norm <= g_max[0]:  # (a NaN norm is kept too)
+                    g_max[0] = g_norm
+            else:
+                g2 = [grads[k].reshape(K, -1) for k in PARAM_NAMES]
+                g_norm = np.sqrt(sum(np.einsum("ki,ki->k", g, g) for g in g2))
+                g_max = np.maximum(g_max, g_norm)
+            if n == 1:  # update 0's entry: the first gradient, at the initial weights
+                grad_norms[0] = np.where(np.isnan(grad_norms[0]), np.nan, g_norm)
+            if clip is not None:  # g ← g · c / ||g|| when ||g|| > c (the models above c only)
+                if single:
+                    if g_norm > clip:
+                        grads = {k: grads[k] * (clip / g_norm) for k in PARAM_NAMES}
+                else:
+                    scale = np.where(g_norm > clip, clip / np.maximum(g_norm, clip), 1.0)
+                    grads = {k: grads[k] * scale.reshape(step[k].shape) for k in PARAM_NAMES}
             new = {k: p[k] - step[k] * grads[k] for k in PARAM_NAMES}
             # A non-finite entry anywhere makes a sum over it non-finite: one cheap test
             # over everything, and only if it fails, the same test model by model.
@@ -179,9 +220,37 @@ def train(
                     break
 
     div = [int(d) if d >= 0 else None for d in diverged_at]
-    acc_arr, loss_arr = np.array(accs), np.array(losses)
+    acc_arr, loss_arr, gn_arr = np.array(accs), np.array(losses), np.array(grad_norms)
     if single:
         return TrainResult(
-            p, activation, T, np.array(updates), loss_arr[:, 0], acc_arr[:, 0], div[0], n_valid[0]
+            p,
+            activation,
+            T,
+            np.array(updates),
+            loss_arr[:, 0],
+            acc_arr[:, 0],
+            gn_arr[:, 0],
+            div[0],
+            n_valid[0],
         )
-    return TrainResult(p, activation, T, np.array(updates), loss_arr, acc_arr, div, n_valid)
+    return TrainResult(p, activation, T, np.array(updates), loss_arr, acc_arr, gn_arr, div, n_valid)
+
+
+def _clip_norm(value: object, n_models: int | None) -> float | np.ndarray:
+    """Check ``clip_norm``: a positive number (inf: no clipping), or for a stack one per model."""
+    allowed = "None or a positive number (inf: no clipping)" + (
+        f", or {n_models} of them, one per model" if n_models is not None else ""
+    )
+    if isinstance(value, Real) and not isinstance(value, bool):
+        if not value > 0:  # also False for NaN
+            raise ValueError(f"clip_norm must be {allowed}, got {value!r}")
+        return float(value)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim != 1 or n_models is None or arr.shape[0] != n_models:
+        raise ValueError(f"clip_norm must be {allowed}, got {value!r}")
+    if not np.all(arr > 0):
+        raise ValueError(f"clip_norm must be {allowed}; got {arr.tolist()}")
+    return arr
