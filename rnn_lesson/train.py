@@ -11,7 +11,8 @@ the same ``rng`` seed would. The learning rate may differ per model.
 
 Divergence: when a model's loss or any of its weights stops being finite, that
 model stops. Its parameters stay at their last finite values, ``diverged_at``
-records the update, and its history ends there, so no NaN reaches a plot.
+records the update, and its history ends at its last finite evaluation, so no
+NaN reaches a table or a plot (see ``TrainResult`` for a stack).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import get_activation
-from .checks import learning_rate, positive_int
+from .checks import array_size, boolean, function, generator, learning_rate, positive_int
 from .data import _check_bits, encode
-from .evaluate import MAX_EVAL_BITS, evaluate_all_pairs
-from .model import PARAM_NAMES, Params, _backward, _forward, check_params
+from .evaluate import MAX_EVAL_BITS, evaluate_unchecked
+from .model import PARAM_NAMES, Params, _backward, _forward, as_params, check_grads, too_large
 
 
 @dataclass
@@ -38,6 +39,13 @@ class TrainResult:
     loss:        (n_evals,) or (n_evals, K) loss over all pairs
     accuracy:    (n_evals,) or (n_evals, K) share of all pairs summed exactly right
     diverged_at: None or the update where the model diverged; for a stack, a list
+
+    Every number in ``loss`` and ``accuracy`` is finite. The history ends at the last
+    evaluation where a model was still training, so a single model that diverged at
+    update d has its last point before d, and ``diverged_at`` says d. In a stack the
+    rows go on while any model trains; a model that diverged keeps its last finite
+    loss and accuracy in the later rows (its parameters stay where they were), and
+    ``curve(k)`` returns only its points before it diverged.
     """
 
     params: Params
@@ -50,7 +58,23 @@ class TrainResult:
     _n_valid: np.ndarray = field(repr=False)
 
     def curve(self, model: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(updates, loss, accuracy) of one model, only the points before any divergence."""
+        """(updates, loss, accuracy) of one model, only the points before any divergence.
+
+        model: None for a single model; 0..K-1 for model k of a stack of K.
+        returns three (n,) arrays, n >= 1 for a result of ``train``
+        """
+        n_models = None if self.loss.ndim == 1 else self.loss.shape[1]
+        if n_models is None and model is not None:
+            raise ValueError(
+                f"this result holds one model: call curve() without one, not {model!r}"
+            )
+        if n_models is not None and not (
+            isinstance(model, (int, np.integer)) and not isinstance(model, bool)
+            and 0 <= model < n_models
+        ):  # fmt: skip
+            raise ValueError(
+                f"model must be one of 0..{n_models - 1} for this stack, got {model!r}"
+            )
         n = int(self._n_valid if model is None else self._n_valid[model])
         loss = self.loss if model is None else self.loss[:, model]
         acc = self.accuracy if model is None else self.accuracy[:, model]
@@ -104,27 +128,27 @@ def train(
     backward_fn: ``backward_fn(params, cache, D)`` in place of BPTT (e.g. a deliberately wrong
         one, to see what it does); it must accept one model and a stack, as ``backward`` does
     """
-    lead, _ = check_params(params)
+    params, lead, H = as_params(params)
     if len(lead) > 1:
         raise ValueError(f"a stack has one leading model axis, got lead shape {lead}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     get_activation(activation)
     lr = learning_rate(lr, lead[0] if lead else None)
     n_updates = positive_int(n_updates, "n_updates")
     batch_size = positive_int(batch_size, "batch size")
     eval_every = positive_int(eval_every, "eval_every")
-    if not isinstance(stop_at_100, (bool, np.bool_)):
-        raise ValueError(f"stop_at_100 must be True or False, got {stop_at_100!r}")
+    boolean(stop_at_100, "stop_at_100")
     T = _check_bits(T)
     if T > MAX_EVAL_BITS:
         raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate on all pairs, got {T}")
-
-    if backward_fn is not None and not callable(backward_fn):
-        raise ValueError(
-            f"backward_fn must be a function (params, cache, D) -> grads, got {backward_fn!r}"
-        )
-    backward = _backward if backward_fn is None else backward_fn
+    n_models = lead[0] if lead else 1
+    array_size(
+        n_models * batch_size * T * H,
+        f"a batch's hidden states ({n_models}, {batch_size:,}, {T}, {H})",
+    )
+    backward = _backward
+    if backward_fn is not None:
+        backward = _checked(function(backward_fn, "backward_fn", "(params, cache, D) -> grads", 3))
     # One model trains as it is (2-D matrix products are the fastest); the per-model
     # bookkeeping below views every array as (K, -1), with K = 1 for one model.
     single = lead == ()
@@ -138,12 +162,17 @@ def train(
     updates, losses, accs = [], [], []
 
     def record(n: int) -> None:
-        loss, acc = np.atleast_1d(*evaluate_all_pairs(p, activation, T))
-        # Finite weights so large that the loss over all pairs overflows: diverged too.
+        loss, acc = np.atleast_1d(*evaluate_unchecked(p, activation, T))
+        # Finite weights so large that the loss over all pairs overflows: diverged too,
+        # unless they are the weights given: then the input is at fault.
         bad = training & ~np.isfinite(loss)
+        if n == 0 and bad.any():
+            where = "" if single else f" (models {np.flatnonzero(bad).tolist()} of the stack)"
+            raise ValueError(too_large(p, "the loss over all pairs") + where)
         diverged_at[bad] = n
         training[bad] = False
-        loss, acc = np.where(training, loss, np.nan), np.where(training, acc, np.nan)
+        if n > 0:  # a stopped model keeps its last finite point: no NaN in the history
+            loss, acc = np.where(training, loss, losses[-1]), np.where(training, acc, accs[-1])
         updates.append(n)
         losses.append(loss)
         accs.append(acc)
@@ -179,9 +208,22 @@ def train(
                     break
 
     div = [int(d) if d >= 0 else None for d in diverged_at]
-    acc_arr, loss_arr = np.array(accs), np.array(losses)
+    # The history ends at the last evaluation where some model still trained.
+    n_rows = n_valid.max()
+    updates_arr = np.array(updates[:n_rows])
+    acc_arr, loss_arr = np.array(accs[:n_rows]), np.array(losses[:n_rows])
     if single:
         return TrainResult(
-            p, activation, T, np.array(updates), loss_arr[:, 0], acc_arr[:, 0], div[0], n_valid[0]
+            p, activation, T, updates_arr, loss_arr[:, 0], acc_arr[:, 0], div[0], n_valid[0]
         )
-    return TrainResult(p, activation, T, np.array(updates), loss_arr, acc_arr, div, n_valid)
+    return TrainResult(p, activation, T, updates_arr, loss_arr, acc_arr, div, n_valid)
+
+
+def _checked(backward_fn: Callable) -> Callable:
+    """``backward_fn``, raising ValueError if it returns anything but gradients shaped like
+    the parameters (NaN or inf in them is divergence, caught by the training loop)."""
+
+    def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
+        return check_grads(backward_fn(params, cache, D), params)
+
+    return backward
