@@ -14,6 +14,7 @@ numpy only; the figures are in ``plots``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
@@ -68,10 +69,11 @@ class Sweep:
 
         ``final`` is the last recorded accuracy before any divergence.
         """
+        indices = self.indices(activation, init, lr)  # checks the configuration exists
         res = self.results[activation]
         firsts, div = res.first_perfect(), res.diverged_at
         out = []
-        for k in self.indices(activation, init, lr):
+        for k in indices:
             _, _, acc = res.curve(k)
             out.append(
                 {
@@ -210,7 +212,7 @@ def hidden_deltas(
     get_activation(activation)
     T = X.shape[-2]
     if from_step is not None and not (
-        isinstance(from_step, int) and not isinstance(from_step, bool) and 0 <= from_step < T
+        isinstance(from_step, Integral) and not isinstance(from_step, bool) and 0 <= from_step < T
     ):
         raise ValueError(f"from_step must be a step 0..{T - 1} or None, got {from_step!r}")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, by value
@@ -233,6 +235,8 @@ def backward_course_output(params: Params, cache: dict, D: np.ndarray) -> Params
     It runs inside the training loop, so it checks only what is cheap: the cache, and
     that D has the shape of the outputs.
     """
+    if not isinstance(params, dict) or not {"W", "W_out"} <= params.keys():
+        raise ValueError("params must be the dict of parameters the cache was computed with")
     y = check_cache(cache)["y"]
     if np.shape(D) not in (y.shape, y.shape[-3:]):
         raise ValueError(f"D must have the shape of the outputs y, {y.shape}; got {np.shape(D)}")

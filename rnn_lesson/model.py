@@ -122,10 +122,14 @@ def as_params(params: object) -> tuple[Params, tuple[int, ...], int]:
     return p, lead, H
 
 
+_NO_D = object()  # check_inputs's default: only X is checked (D = None is a bad D)
+
+
 def check_inputs(
-    params: Params, X: object, D: object = None
+    params: Params, X: object, D: object = _NO_D
 ) -> tuple[Params, np.ndarray, np.ndarray | None]:
-    """Check the parameters, and X (and D) against them; return all three as float arrays.
+    """Check the parameters, and X (and D, if given) against them; return them as float arrays
+    (D as None if not given).
 
     Also refuses a batch whose hidden states, (K, batch, T, H) numbers, would not fit the
     package's array limit.
@@ -142,7 +146,7 @@ def check_inputs(
         raise ValueError(f"X needs at least one sample and one time step, got {X.shape}")
     n_models = int(np.prod(lead)) if X.ndim == 3 else 1  # a shared X: every model runs on it
     array_size(n_models * X[..., 0].size * H, f"the hidden states of X {X.shape} (H = {H})")
-    if D is None:
+    if D is _NO_D:
         return params, X, None
     D = real_array(D, "D", "numbers (bits are 0 or 1)")
     if D.shape[-1:] != (N_OUT,) or D.shape[:-1] != X.shape[:-1]:

@@ -45,6 +45,8 @@ def wrong_shapes(params, cache, D):
     return {k: np.zeros(3) for k in R.PARAM_NAMES}
 
 
+SWEEP = E.run_sweep(("tanh",), ("xavier",), (0.1,), (0,), n_updates=2, eval_every=1)
+
 # Finite weights too large for ReLU: the hidden state overflows to inf, and the output
 # layer's inf - inf makes the outputs NaN.
 HUGE = {**{k: 1e200 * np.ones_like(v) for k, v in P.items()}, "W_out": 1e200 * P["W_out"]}
@@ -256,6 +258,9 @@ CASES = {
     ),
     # stacks
     "stack_params of a dict": (lambda: R.stack_params(P), "list of at least one model"),
+    # D = None was taken for "no D" (TypeError deep inside)
+    "D None backward": (lambda: R.backward(P, cache(), None), "D must be an array"),
+    "D None gradient_check": (lambda: R.gradient_check(P, X, None), "D must be an array"),
 }
 
 WIDGET_CASES = {
@@ -285,6 +290,13 @@ WIDGET_CASES = {
     "sweep_table of text": (lambda: E.sweep_table("rows"), "sweep_rows"),
     "init_label unknown": (lambda: E.init_label("glorot"), INITIALIZERS),
     "hidden_deltas from_step True": (lambda: E.hidden_deltas(P, X, D, from_step=True), "from_step"),
+    "hidden_deltas D None": (lambda: E.hidden_deltas(P, X, None), "D must be an array"),
+    "sweep runs unknown activation": (lambda: SWEEP.runs("softmax", "xavier", 0.1), "activation"),
+    "sweep runs unknown lr": (lambda: SWEEP.runs("tanh", "xavier", 0.3), "no models with"),
+    "backward_course_output params list": (
+        lambda: E.backward_course_output([P], cache(), D),
+        "params must be the dict",
+    ),
     "backward_course_output D": (
         lambda: E.backward_course_output(P, cache(), D[:1]),
         "D must have the shape",
