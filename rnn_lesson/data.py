@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import positive_int
+from .checks import array_size, generator, positive_int
 
 MAX_BITS = 62  # int64 holds a + b for a, b < 2**62
 
@@ -97,6 +97,7 @@ def make_batch(
         raise ValueError(
             f"a and b must be 1-D, non-empty and of equal length, got {a.shape} and {b.shape}"
         )
+    array_size(a.size * T * 2, f"X for {a.size:,} pairs of {T} bits")
     limit = 2 ** (T - 1)
     if np.any(a >= limit) or np.any(b >= limit):
         raise ValueError(
@@ -139,10 +140,10 @@ def random_pairs(rng: np.random.Generator, size: int, T: int = 8) -> tuple[np.nd
     Both come from one call, ``rng.integers(0, 2**(T-1), size=(2, size))``, so a
     seed fixes the whole sequence of pairs.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     size = positive_int(size, "batch size")
     T = _check_bits(T)
+    array_size(size * T * 2, f"X for {size:,} pairs of {T} bits")  # what make_batch makes of them
     a, b = rng.integers(0, 2 ** (T - 1), size=(2, size))
     return a, b
 

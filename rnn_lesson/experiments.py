@@ -14,13 +14,23 @@ numpy only; the figures are in ``plots``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
-from .activations import d_sigmoid, get_activation
-from .checks import choice
-from .initializers import INITIALIZERS
-from .model import Params, _bptt, _forward, check_inputs, init_params, stack_params
+from .activations import ACTIVATIONS, d_sigmoid, get_activation
+from .checks import choice, positive_number, seed, values
+from .initializers import INITIALIZERS, MAX_STD
+from .model import (
+    Params,
+    _bptt,
+    _forward,
+    check_cache,
+    check_inputs,
+    init_params,
+    stack_params,
+    too_large,
+)
 from .train import TrainResult, train
 
 # Notebook 05's grid: the course's three activations and initializers, three learning rates.
@@ -44,17 +54,26 @@ class Sweep:
 
     def indices(self, activation: str, init: str, lr: float) -> list[int]:
         """The stack positions of every seed of one configuration."""
-        return [k for k, (i, r, _) in enumerate(self.models[activation]) if i == init and r == lr]
+        choice(activation, "activation", tuple(self.models))
+        found = [k for k, (i, r, _) in enumerate(self.models[activation]) if i == init and r == lr]
+        if not found:
+            configs = sorted({(i, r) for i, r, _ in self.models[activation]})
+            raise ValueError(
+                f"the sweep has no models with init {init!r} and lr {lr!r}; "
+                f"it has (init, lr) = {', '.join(map(repr, configs))}"
+            )
+        return found
 
     def runs(self, activation: str, init: str, lr: float) -> list[dict]:
         """One dict per seed: seed, first_perfect (update or None), diverged_at, final accuracy.
 
         ``final`` is the last recorded accuracy before any divergence.
         """
+        indices = self.indices(activation, init, lr)  # checks the configuration exists
         res = self.results[activation]
         firsts, div = res.first_perfect(), res.diverged_at
         out = []
-        for k in self.indices(activation, init, lr):
+        for k in indices:
             _, _, acc = res.curve(k)
             out.append(
                 {
@@ -85,15 +104,18 @@ def run_sweep(
     rng=np.random.default_rng(seed), std=std)``. All models of a stack see the same
     training pairs, drawn from ``np.random.default_rng(data_seed)``: the seeds vary
     the initial weights only.
+    activations, inits, lrs, seeds: non-empty tuples (or lists) of distinct values
     """
-    for init in inits:
-        choice(init, "initializer", INITIALIZERS)
-    if not seeds or not lrs or not inits or not activations:
-        raise ValueError("activations, inits, lrs and seeds must each list at least one value")
+    activations = values(
+        activations, "activations", lambda v, _: choice(v, "activation", tuple(ACTIVATIONS))
+    )
+    inits = values(inits, "inits", lambda v, _: choice(v, "initializer", INITIALIZERS))
+    lrs = values(lrs, "lrs", lambda v, _: positive_number(v, "each learning rate in lrs"))
+    seeds = values(seeds, "seeds", lambda v, _: seed(v, "each seed in seeds"))
+    seed(data_seed, "data_seed")
     results, models = {}, {}
     for activation in activations:
-        get_activation(activation)
-        keys = [(init, float(lr), int(s)) for init in inits for lr in lrs for s in seeds]
+        keys = [(init, lr, s) for init in inits for lr in lrs for s in seeds]
         stack = stack_params(
             [init_params(hidden_size, i, rng=np.random.default_rng(s), std=std) for i, _, s in keys]
         )
@@ -125,6 +147,8 @@ class SweepRow:
 
 def sweep_rows(sweep: Sweep) -> list[SweepRow]:
     """One ``SweepRow`` per (activation, init, lr), in the sweep's order."""
+    if not isinstance(sweep, Sweep):
+        raise ValueError(f"sweep must be what run_sweep returns, got {type(sweep).__name__}")
     rows = []
     for activation, keys in sweep.models.items():
         configs = list(dict.fromkeys((i, lr) for i, lr, _ in keys))
@@ -148,11 +172,15 @@ def sweep_rows(sweep: Sweep) -> list[SweepRow]:
 
 def init_label(init: str, std: float = 1.0) -> str:
     """'normal(std=1)', 'Xavier', 'He': how the lessons name an initializer."""
+    choice(init, "initializer", INITIALIZERS)
+    positive_number(std, "std", MAX_STD)
     return {"normal": f"normal(std={std:g})", "xavier": "Xavier", "he": "He"}[init]
 
 
 def sweep_table(rows: list[SweepRow], std: float = 1.0) -> str:
     """The rows as a fixed-width text table (the same text on every machine)."""
+    if not isinstance(rows, list) or not all(isinstance(r, SweepRow) for r in rows):
+        raise ValueError("rows must be the list that sweep_rows returns")
     head = (
         f"{'activation':<10} {'initializer':<14} {'lr':>5}  {'reached 100%':>12}  "
         f"{'median 1st update':>17}  {'diverged':>8}  {'median final acc':>16}"
@@ -180,18 +208,23 @@ def hidden_deltas(
     from_step: None for the whole loss; t to keep only the error of output t
     (δout zero at every other step), to see how far that one error reaches back.
     """
-    X, D = check_inputs(params, X, D)
+    params, X, D = check_inputs(params, X, D)
     get_activation(activation)
-    y, cache = _forward(params, X, activation)
-    delta_out = (y - D) * y * (1.0 - y) / X.shape[-3]
-    if from_step is not None:
-        T = X.shape[-2]
-        if not (isinstance(from_step, int) and 0 <= from_step < T):
-            raise ValueError(f"from_step must be a step 0..{T - 1} or None, got {from_step!r}")
-        keep = np.zeros((T, 1))
-        keep[from_step] = 1.0
-        delta_out = delta_out * keep
-    _, delta = _bptt(params, cache, delta_out)
+    T = X.shape[-2]
+    if from_step is not None and not (
+        isinstance(from_step, Integral) and not isinstance(from_step, bool) and 0 <= from_step < T
+    ):
+        raise ValueError(f"from_step must be a step 0..{T - 1} or None, got {from_step!r}")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, by value
+        y, cache = _forward(params, X, activation)
+        delta_out = (y - D) * y * (1.0 - y) / X.shape[-3]
+        if from_step is not None:
+            keep = np.zeros((T, 1))
+            keep[from_step] = 1.0
+            delta_out = delta_out * keep
+        _, delta = _bptt(params, cache, delta_out)
+    if not (np.all(np.isfinite(cache["u"])) and np.all(np.isfinite(delta))):
+        raise ValueError(too_large(params, "the hidden state or its deltas"))
     return delta, cache
 
 
@@ -199,7 +232,13 @@ def backward_course_output(params: Params, cache: dict, D: np.ndarray) -> Params
     """BPTT with the course code's output delta, δout = (y - d) σ'(y), instead of (y - d) y(1 - y).
 
     The same signature as ``rnn_lesson.backward``, for ``train(..., backward_fn=...)``.
+    It runs inside the training loop, so it checks only what is cheap: the cache, and
+    that D has the shape of the outputs.
     """
-    y = cache["y"]
+    if not isinstance(params, dict) or not {"W", "W_out"} <= params.keys():
+        raise ValueError("params must be the dict of parameters the cache was computed with")
+    y = check_cache(cache)["y"]
+    if np.shape(D) not in (y.shape, y.shape[-3:]):
+        raise ValueError(f"D must have the shape of the outputs y, {y.shape}; got {np.shape(D)}")
     delta_out = (y - D) * d_sigmoid(y) / y.shape[-3]
     return _bptt(params, cache, delta_out)[0]

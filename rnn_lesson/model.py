@@ -24,11 +24,13 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import get_activation, sigmoid
-from .checks import positive_int
+from .checks import MAX_ELEMENTS, array_size, positive_int, real_array
 from .initializers import init_weight
 
 PARAM_NAMES = ("W_in", "W", "W_out", "b", "c")
 N_IN, N_OUT = 2, 1
+MAX_HIDDEN = 4096  # W then has 4096**2 = 2**24 entries, the package's array limit
+assert MAX_HIDDEN**2 == MAX_ELEMENTS
 
 Params = dict[str, np.ndarray]
 
@@ -46,7 +48,7 @@ def init_params(
     Draw order is fixed (W_in, W, W_out), so ``rng``'s seed fixes every weight.
     returns {'W_in': (2, H), 'W': (H, H), 'W_out': (H, 1), 'b': (H,), 'c': (1,)}
     """
-    H = positive_int(hidden_size, "hidden size")
+    H = positive_int(hidden_size, "hidden size", MAX_HIDDEN)
     return {
         "W_in": init_weight((N_IN, H), init, rng, std),
         "W": init_weight((H, H), init, rng, std),
@@ -58,26 +60,37 @@ def init_params(
 
 def stack_params(models: list[Params]) -> Params:
     """K single models -> one stack with a leading axis K (all must have one hidden size)."""
-    if not models:
-        raise ValueError("stack_params needs at least one model")
-    shapes = {tuple(check_params(m)[1:]) for m in models}
-    if any(check_params(m)[0] != () for m in models) or len(shapes) != 1:
+    if not isinstance(models, (list, tuple)) or not models:
+        raise ValueError(f"stack_params needs a list of at least one model, got {models!r:.80}")
+    checked = [as_params(m) for m in models]
+    if any(lead != () for _, lead, _ in checked) or len({H for _, _, H in checked}) != 1:
         raise ValueError("stack_params takes single (unstacked) models of one hidden size")
-    return {k: np.stack([m[k] for m in models]) for k in PARAM_NAMES}
+    return {k: np.stack([p[k] for p, _, _ in checked]) for k in PARAM_NAMES}
 
 
 def unstack_params(params: Params) -> list[Params]:
     """A stack with leading axis K -> a list of K single models (copies)."""
-    lead, _ = check_params(params)
+    params, lead, _ = as_params(params)
     if len(lead) != 1:
         raise ValueError(f"unstack_params needs one leading model axis, got lead shape {lead}")
     return [{k: params[k][i].copy() for k in PARAM_NAMES} for i in range(lead[0])]
 
 
 def check_params(params: object) -> tuple[tuple[int, ...], int]:
-    """Check the five parameters fit together; return (lead shape, H).
+    """Check the five parameters fit together and are finite numbers; return (lead shape, H).
 
     lead is () for one model and (K,) for a stack of K.
+    """
+    _, lead, H = as_params(params)
+    return lead, H
+
+
+def as_params(params: object) -> tuple[Params, tuple[int, ...], int]:
+    """``check_params``, and the five parameters as float64 arrays: (params, lead, H).
+
+    Lists and integer or float32 arrays are converted; float64 arrays are used as they are
+    (not copied). Refused: missing keys, shapes that do not fit, text, booleans, complex
+    numbers, inf and NaN.
     """
     if not isinstance(params, dict):
         raise ValueError(
@@ -86,13 +99,7 @@ def check_params(params: object) -> tuple[tuple[int, ...], int]:
     missing = [k for k in PARAM_NAMES if k not in params]
     if missing:
         raise ValueError(f"params is missing {missing}; it needs all of {PARAM_NAMES}")
-    try:
-        p = {k: np.asarray(params[k]) for k in PARAM_NAMES}
-    except ValueError:  # e.g. ragged nested lists
-        raise ValueError(f"params {PARAM_NAMES} must be arrays of numbers") from None
-    not_numbers = [k for k in PARAM_NAMES if p[k].dtype.kind not in "iuf"]
-    if not_numbers:
-        raise ValueError(f"params {not_numbers} must be arrays of numbers (floats)")
+    p = {k: real_array(params[k], f"params {k}", "numbers (floats)", False) for k in PARAM_NAMES}
     W_in = p["W_in"]
     if W_in.ndim < 2 or W_in.shape[-2] != N_IN:
         raise ValueError(f"W_in must have shape (..., {N_IN}, H), got {W_in.shape}")
@@ -112,15 +119,23 @@ def check_params(params: object) -> tuple[tuple[int, ...], int]:
             )
     if H < 1:
         raise ValueError("hidden size H must be at least 1")
-    return lead, H
+    return p, lead, H
+
+
+_NO_D = object()  # check_inputs's default: only X is checked (D = None is a bad D)
 
 
 def check_inputs(
-    params: Params, X: object, D: object = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Check X (and D) against the parameters; return them as float arrays."""
-    lead, _ = check_params(params)
-    X = _float_array(X, "X")
+    params: Params, X: object, D: object = _NO_D
+) -> tuple[Params, np.ndarray, np.ndarray | None]:
+    """Check the parameters, and X (and D, if given) against them; return them as float arrays
+    (D as None if not given).
+
+    Also refuses a batch whose hidden states, (K, batch, T, H) numbers, would not fit the
+    package's array limit.
+    """
+    params, lead, H = as_params(params)
+    X = real_array(X, "X", "numbers (bits are 0 or 1)")
     ok_ranks = (3,) if not lead else (3, 3 + len(lead))
     if X.ndim not in ok_ranks or X.shape[-1] != N_IN:
         want = "(batch, T, 2)" + (f" or {lead + ('batch', 'T', 2)}" if lead else "")
@@ -129,24 +144,16 @@ def check_inputs(
         raise ValueError(f"X's leading axes {X.shape[: len(lead)]} must match the stack {lead}")
     if X.shape[-3] < 1 or X.shape[-2] < 1:
         raise ValueError(f"X needs at least one sample and one time step, got {X.shape}")
-    if D is None:
-        return X, None
-    D = _float_array(D, "D")
+    n_models = int(np.prod(lead)) if X.ndim == 3 else 1  # a shared X: every model runs on it
+    array_size(n_models * X[..., 0].size * H, f"the hidden states of X {X.shape} (H = {H})")
+    if D is _NO_D:
+        return params, X, None
+    D = real_array(D, "D", "numbers (bits are 0 or 1)")
     if D.shape[-1:] != (N_OUT,) or D.shape[:-1] != X.shape[:-1]:
         raise ValueError(
             f"D must have shape {X.shape[:-1] + (N_OUT,)} to match X {X.shape}, got {D.shape}"
         )
-    return X, D
-
-
-def _float_array(A: object, name: str) -> np.ndarray:
-    try:
-        A = np.asarray(A, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of numbers, got {type(A).__name__}") from None
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} must hold finite numbers (bits are 0 or 1), got inf or NaN")
-    return A
+    return params, X, D
 
 
 def forward(params: Params, X: np.ndarray, activation: str = "tanh") -> tuple[np.ndarray, dict]:
@@ -154,10 +161,15 @@ def forward(params: Params, X: np.ndarray, activation: str = "tanh") -> tuple[np
 
     X: (batch, T, 2) float, time runs LSB to MSB (or (K, batch, T, 2) for a stack)
     returns Y: (batch, T, 1) outputs in (0, 1), and the cache that ``backward`` needs.
+    Weights so large that the hidden state overflows (ReLU's can) raise ValueError.
     """
-    X, _ = check_inputs(params, X)
+    params, X, _ = check_inputs(params, X)
     get_activation(activation)
-    return _forward(params, X, activation)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, by value
+        y, cache = _forward(params, X, activation)
+    if not (np.all(np.isfinite(cache["u"])) and np.all(np.isfinite(y))):
+        raise ValueError(too_large(params, "the hidden state"))
+    return y, cache
 
 
 def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
@@ -166,10 +178,45 @@ def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
     D: (batch, T, 1) target bits, as X in ``forward``.
     returns the gradients dL/dW_in, dL/dW, dL/dW_out, dL/db, dL/dc under the parameters' keys.
     """
+    check_cache(cache)
+    params, _, D = check_inputs(params, cache["X"], D)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, by value
+        grads = _backward(params, cache, D)
+    if not all(np.all(np.isfinite(g)) for g in grads.values()):
+        raise ValueError(too_large(params, "the gradients"))
+    return grads
+
+
+def check_cache(cache: object) -> dict:
+    """Raise unless ``cache`` looks like the cache that ``forward`` returns."""
     if not isinstance(cache, dict) or not {"X", "u", "z", "y", "activation"} <= cache.keys():
         raise ValueError("cache must be the second value returned by forward(params, X)")
-    _, D = check_inputs(params, cache["X"], D)
-    return _backward(params, cache, D)
+    return cache
+
+
+def too_large(params: Params, what: str) -> str:
+    """The message for weights so large that ``what`` overflows to inf or NaN."""
+    biggest = max(float(np.abs(params[k]).max()) for k in PARAM_NAMES)
+    return (
+        f"{what} overflowed to inf or NaN: the weights are too large "
+        f"(largest |weight| {biggest:.3g}); start from smaller ones, e.g. init_params's defaults"
+    )
+
+
+def check_grads(grads: object, params: Params, name: str = "backward_fn") -> Params:
+    """Raise unless ``grads`` holds one array per parameter, shaped like it, as BPTT returns."""
+    if not isinstance(grads, dict) or not set(PARAM_NAMES) <= grads.keys():
+        raise ValueError(
+            f"{name} must return a dict of gradients with keys {PARAM_NAMES}, "
+            f"got {type(grads).__name__}"
+        )
+    for k in PARAM_NAMES:
+        if np.shape(grads[k]) != params[k].shape:
+            raise ValueError(
+                f"{name} returned gradient {k} of shape {np.shape(grads[k])}; "
+                f"it must have the shape of params {k}, {params[k].shape}"
+            )
+    return grads
 
 
 def _forward(params: Params, X: np.ndarray, activation: str) -> tuple[np.ndarray, dict]:
@@ -247,17 +294,26 @@ def _sum_outer(a: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def _check_outputs(Y: object, D: object) -> tuple[np.ndarray, np.ndarray]:
-    Y, D = np.asarray(Y, dtype=float), np.asarray(D, dtype=float)
+    Y = real_array(Y, "Y", "outputs in [0, 1]")
+    D = real_array(D, "D", "bits in [0, 1]")
     if Y.ndim < 3 or Y.shape[-1] != N_OUT or D.shape not in (Y.shape, Y.shape[-3:]):
         raise ValueError(
             f"Y must have shape (..., batch, T, 1) and D the same or (batch, T, 1), "
             f"got {Y.shape} and {D.shape}"
         )
+    if Y.shape[-3] < 1 or Y.shape[-2] < 1:
+        raise ValueError(f"Y and D need at least one sample and one time step, got {Y.shape}")
+    for name, A in (("Y", Y), ("D", D)):
+        if np.any(A < 0) or np.any(A > 1):
+            raise ValueError(f"{name} must hold values in [0, 1], got {A.min():g} to {A.max():g}")
     return Y, D
 
 
 def loss(Y: np.ndarray, D: np.ndarray) -> np.ndarray | float:
-    """L = mean over the batch of Σ_t 1/2 (y[t] - d[t])**2: a float, or one per model."""
+    """L = mean over the batch of Σ_t 1/2 (y[t] - d[t])**2: a float, or one per model.
+
+    Y: (..., batch, T, 1) outputs in [0, 1]; D: the same shape or (batch, T, 1), bits.
+    """
     Y, D = _check_outputs(Y, D)
     out = (0.5 * (Y - D) ** 2).sum(axis=(-2, -1)).mean(axis=-1)
     return float(out) if np.ndim(out) == 0 else out

@@ -11,9 +11,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-from .checks import positive_int
-from .experiments import init_label
+from .checks import positive_int, real_array
+from .experiments import Sweep, init_label
 from .train import TrainResult
+
+MAX_UNROLLED = 16  # time steps plot_unrolled draws: wider pictures no longer fit a page
 
 
 def _box(ax: Axes, xy: tuple[float, float], text: str, color: str) -> None:
@@ -81,7 +83,8 @@ def plot_unrolled(T: int = 3, ax: Axes | None = None) -> Figure:
     Left: one cell whose hidden state z feeds back into itself through W.
     Right: the same cell copied once per time step, z[t-1] → z[t] through W.
     """
-    T = positive_int(T, "T")
+    T = positive_int(T, "T", MAX_UNROLLED)
+    _check_axes(ax, 1)
     x0, step = 3.55, 1.5  # centre of the first unrolled cell, distance between cells
     xlim, ylim = (-0.95, x0 + step * (T - 1) + 0.75), (-0.95, 3.45)
     if ax is None:
@@ -141,7 +144,18 @@ def plot_history(
     Diverged runs are drawn up to their last finite point and marked with an x and
     the update where they diverged; no NaN is plotted.
     """
-    runs = {"": results} if isinstance(results, TrainResult) else dict(results)
+    runs = {"": results} if isinstance(results, TrainResult) else results
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError(
+            f"results must be a TrainResult or a non-empty dict of them, "
+            f"got {type(results).__name__}"
+        )
+    for name, res in runs.items():
+        if not isinstance(name, str) or not isinstance(res, TrainResult):
+            raise ValueError(
+                f"results must map names (str) to TrainResults, got {name!r}: {res!r:.60}"
+            )
+    _check_axes(axes, 2)
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     else:
@@ -189,10 +203,16 @@ def plot_bits(bits: Mapping[str, np.ndarray], ax: Axes | None = None, title: str
     bits: {row label: (T,) bits, LSB first}; float rows (network outputs) are shown
     as their values, coloured by how close they are to 1.
     """
+    if not isinstance(bits, Mapping) or not bits:
+        raise ValueError(
+            f"bits must be a non-empty dict {{label: bits}}, got {type(bits).__name__}"
+        )
     labels = list(bits)
-    rows = np.array([np.asarray(bits[k], dtype=float) for k in labels])
-    if rows.ndim != 2:
-        raise ValueError("every row of bits must be 1-D and of one length")
+    rows = [real_array(bits[k], f"bits {k!r}") for k in labels]
+    if any(r.ndim != 1 or r.shape != rows[0].shape or r.size == 0 for r in rows):
+        raise ValueError("every row of bits must be 1-D, non-empty and of one length")
+    rows = np.array(rows)
+    _check_axes(ax, 1)
     T = rows.shape[1]
     if ax is None:
         _, ax = plt.subplots(figsize=(0.7 * T + 1.5, 0.55 * len(labels) + 0.9))
@@ -217,6 +237,9 @@ def plot_sweep(sweep, title: str = "", std: float = 1.0) -> Figure:
 
     Curves end where a model diverged (marked x); no NaN is plotted.
     """
+    if not isinstance(sweep, Sweep):
+        raise ValueError(f"sweep must be what run_sweep returns, got {type(sweep).__name__}")
+    init_label("normal", std)  # checks std
     activations = list(sweep.models)
     inits = list(dict.fromkeys(i for i, _, _ in sweep.models[activations[0]]))
     lrs = list(dict.fromkeys(lr for _, lr, _ in sweep.models[activations[0]]))
@@ -247,3 +270,15 @@ def plot_sweep(sweep, title: str = "", std: float = 1.0) -> Figure:
     fig.suptitle(title or "Accuracy on all pairs, every seed", x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
+
+
+def _check_axes(ax: object, n: int) -> None:
+    """Raise unless ``ax`` is None or, as the figures need, one Axes (n = 1) or a pair (n = 2)."""
+    ok = ax is None or (
+        isinstance(ax, Axes)
+        if n == 1
+        else isinstance(ax, (tuple, list)) and len(ax) == 2 and all(isinstance(a, Axes) for a in ax)
+    )
+    if not ok:
+        want = "a matplotlib Axes" if n == 1 else "a pair of matplotlib Axes"
+        raise ValueError(f"the axes must be None or {want}, got {ax!r:.80}")

@@ -11,7 +11,8 @@ the same ``rng`` seed would. The learning rate may differ per model.
 
 Divergence: when a model's loss or any of its weights stops being finite, that
 model stops. Its parameters stay at their last finite values, ``diverged_at``
-records the update, and its history ends there, so no NaN reaches a plot.
+records the update, and its history ends at its last finite evaluation, so no
+NaN reaches a table or a plot (see ``TrainResult`` for a stack).
 
 Gradient clipping (勾配クリッピング), ``clip_norm=c``: before the step, the five
 gradients of a model are treated as one vector g, and if its global norm ||g||
@@ -31,10 +32,10 @@ from numbers import Real
 import numpy as np
 
 from .activations import get_activation
-from .checks import learning_rate, positive_int
+from .checks import array_size, boolean, function, generator, learning_rate, positive_int
 from .data import _check_bits, encode
-from .evaluate import MAX_EVAL_BITS, evaluate_all_pairs
-from .model import PARAM_NAMES, Params, _backward, _forward, check_params
+from .evaluate import MAX_EVAL_BITS, evaluate_unchecked
+from .model import PARAM_NAMES, Params, _backward, _forward, as_params, check_grads, too_large
 
 
 @dataclass
@@ -47,8 +48,16 @@ class TrainResult:
     accuracy:    (n_evals,) or (n_evals, K) share of all pairs summed exactly right
     grad_norm:   (n_evals,) or (n_evals, K) the largest global gradient norm ||g|| (before
                  clipping) of the updates since the previous evaluation; at update 0, the
-                 norm of the first gradient
+                 norm of the first gradient (inf if that gradient was not finite); like
+                 loss, a diverged model of a stack repeats its last value
     diverged_at: None or the update where the model diverged; for a stack, a list
+
+    Every number in ``loss`` and ``accuracy`` is finite. The history ends at the last
+    evaluation where a model was still training, so a single model that diverged at
+    update d has its last point before d, and ``diverged_at`` says d. In a stack the
+    rows go on while any model trains; a model that diverged keeps its last finite
+    loss and accuracy in the later rows (its parameters stay where they were), and
+    ``curve(k)`` returns only its points before it diverged.
     """
 
     params: Params
@@ -62,7 +71,23 @@ class TrainResult:
     _n_valid: np.ndarray = field(repr=False)
 
     def curve(self, model: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(updates, loss, accuracy) of one model, only the points before any divergence."""
+        """(updates, loss, accuracy) of one model, only the points before any divergence.
+
+        model: None for a single model; 0..K-1 for model k of a stack of K.
+        returns three (n,) arrays, n >= 1 for a result of ``train``
+        """
+        n_models = None if self.loss.ndim == 1 else self.loss.shape[1]
+        if n_models is None and model is not None:
+            raise ValueError(
+                f"this result holds one model: call curve() without one, not {model!r}"
+            )
+        if n_models is not None and not (
+            isinstance(model, (int, np.integer)) and not isinstance(model, bool)
+            and 0 <= model < n_models
+        ):  # fmt: skip
+            raise ValueError(
+                f"model must be one of 0..{n_models - 1} for this stack, got {model!r}"
+            )
         n = int(self._n_valid if model is None else self._n_valid[model])
         loss = self.loss if model is None else self.loss[:, model]
         acc = self.accuracy if model is None else self.accuracy[:, model]
@@ -120,27 +145,27 @@ def train(
         model is not clipped): when the global norm ||g|| of a model's five gradients is above c,
         scale them by c / ||g||
     """
-    lead, _ = check_params(params)
+    params, lead, H = as_params(params)
     if len(lead) > 1:
         raise ValueError(f"a stack has one leading model axis, got lead shape {lead}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    generator(rng)
     get_activation(activation)
     lr = learning_rate(lr, lead[0] if lead else None)
     n_updates = positive_int(n_updates, "n_updates")
     batch_size = positive_int(batch_size, "batch size")
     eval_every = positive_int(eval_every, "eval_every")
-    if not isinstance(stop_at_100, (bool, np.bool_)):
-        raise ValueError(f"stop_at_100 must be True or False, got {stop_at_100!r}")
+    boolean(stop_at_100, "stop_at_100")
     T = _check_bits(T)
     if T > MAX_EVAL_BITS:
         raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate on all pairs, got {T}")
-
-    if backward_fn is not None and not callable(backward_fn):
-        raise ValueError(
-            f"backward_fn must be a function (params, cache, D) -> grads, got {backward_fn!r}"
-        )
-    backward = _backward if backward_fn is None else backward_fn
+    n_models = lead[0] if lead else 1
+    array_size(
+        n_models * batch_size * T * H,
+        f"a batch's hidden states ({n_models}, {batch_size:,}, {T}, {H})",
+    )
+    backward = _backward
+    if backward_fn is not None:
+        backward = _checked(function(backward_fn, "backward_fn", "(params, cache, D) -> grads", 3))
     clip = None if clip_norm is None else _clip_norm(clip_norm, lead[0] if lead else None)
     # One model trains as it is (2-D matrix products are the fastest); the per-model
     # bookkeeping below views every array as (K, -1), with K = 1 for one model.
@@ -158,16 +183,23 @@ def train(
         clip = np.broadcast_to(np.asarray(clip, dtype=float), (K,))
 
     def record(n: int) -> None:
-        loss, acc = np.atleast_1d(*evaluate_all_pairs(p, activation, T))
-        # Finite weights so large that the loss over all pairs overflows: diverged too.
+        loss, acc = np.atleast_1d(*evaluate_unchecked(p, activation, T))
+        # Finite weights so large that the loss over all pairs overflows: diverged too,
+        # unless they are the weights given: then the input is at fault.
         bad = training & ~np.isfinite(loss)
+        if n == 0 and bad.any():
+            where = "" if single else f" (models {np.flatnonzero(bad).tolist()} of the stack)"
+            raise ValueError(too_large(p, "the loss over all pairs") + where)
         diverged_at[bad] = n
         training[bad] = False
-        loss, acc = np.where(training, loss, np.nan), np.where(training, acc, np.nan)
+        g_norm = g_max.copy()  # at update 0: set at update 1, from the first gradient
+        if n > 0:  # a stopped model keeps its last finite point: no NaN in the history
+            loss, acc = np.where(training, loss, losses[-1]), np.where(training, acc, accs[-1])
+            g_norm = np.where(training, g_norm, grad_norms[-1])
         updates.append(n)
         losses.append(loss)
         accs.append(acc)
-        grad_norms.append(np.where(training, g_max, np.nan))  # at update 0, set at update 1
+        grad_norms.append(g_norm)
         g_max[:] = 0.0
         n_valid[training] = len(updates)
 
@@ -191,7 +223,7 @@ def train(
                 g_norm = np.sqrt(sum(np.einsum("ki,ki->k", g, g) for g in g2))
                 g_max = np.maximum(g_max, g_norm)
             if n == 1:  # update 0's entry: the first gradient, at the initial weights
-                grad_norms[0] = np.where(np.isnan(grad_norms[0]), np.nan, g_norm)
+                grad_norms[0] = np.where(np.isfinite(g_norm), g_norm, np.inf)
             if clip is not None:  # g ← g · c / ||g|| when ||g|| > c (the models above c only)
                 if single:
                     if g_norm > clip:
@@ -220,20 +252,24 @@ def train(
                     break
 
     div = [int(d) if d >= 0 else None for d in diverged_at]
-    acc_arr, loss_arr, gn_arr = np.array(accs), np.array(losses), np.array(grad_norms)
+    # The history ends at the last evaluation where some model still trained.
+    n_rows = n_valid.max()
+    updates_arr = np.array(updates[:n_rows])
+    acc_arr, loss_arr = np.array(accs[:n_rows]), np.array(losses[:n_rows])
+    gn_arr = np.array(grad_norms[:n_rows])
     if single:
         return TrainResult(
             p,
             activation,
             T,
-            np.array(updates),
+            updates_arr,
             loss_arr[:, 0],
             acc_arr[:, 0],
             gn_arr[:, 0],
             div[0],
             n_valid[0],
         )
-    return TrainResult(p, activation, T, np.array(updates), loss_arr, acc_arr, gn_arr, div, n_valid)
+    return TrainResult(p, activation, T, updates_arr, loss_arr, acc_arr, gn_arr, div, n_valid)
 
 
 def _clip_norm(value: object, n_models: int | None) -> float | np.ndarray:
@@ -254,3 +290,13 @@ def _clip_norm(value: object, n_models: int | None) -> float | np.ndarray:
     if not np.all(arr > 0):
         raise ValueError(f"clip_norm must be {allowed}; got {arr.tolist()}")
     return arr
+
+
+def _checked(backward_fn: Callable) -> Callable:
+    """``backward_fn``, raising ValueError if it returns anything but gradients shaped like
+    the parameters (NaN or inf in them is divergence, caught by the training loop)."""
+
+    def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
+        return check_grads(backward_fn(params, cache, D), params)
+
+    return backward

@@ -26,8 +26,12 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
+from .activations import ACTIVATIONS
+from .checks import boolean, choice, number_in, positive_int
+from .checks import seed as check_seed
 from .data import bits_to_int, make_batch
 from .experiments import backward_course_output, init_label
+from .initializers import INITIALIZERS
 from .model import forward, init_params
 from .plots import plot_history
 from .train import TrainResult, train
@@ -42,6 +46,15 @@ DEFAULTS = {
     "seed": 0,
     "course_output": False,
 }
+# The explorer's controls reach these values and no others: (lowest, highest, whole number?).
+LIMITS = {
+    "lr": (1e-3, 1.0, False),
+    "std": (1e-2, 10.0, False),
+    "hidden_size": (1, 64, True),
+    "n_updates": (100, 10_000, True),
+    "seed": (0, 999_999, True),
+}
+MAX_DPI = 300
 # 77 + 51 = 128: the carry ripples through all seven bits, the hardest kind of sum.
 SAMPLE = (77, 51)
 
@@ -67,9 +80,12 @@ def run_experiment(
     eval_every: evaluate on all pairs every this many updates (default: 20 times in all)
     sample: the pair (a, b) whose sum the summary shows the trained network computing
     """
+    n_updates = positive_int(n_updates, "n_updates")
+    course_output = boolean(course_output, "course_output")
+    sample = _check_sample(sample)
     if eval_every is None:
-        eval_every = max(1, n_updates // 20) if isinstance(n_updates, int) else 1
-    rng = np.random.default_rng(seed)
+        eval_every = max(1, n_updates // 20)
+    rng = np.random.default_rng(check_seed(seed))
     params = init_params(hidden_size, init, rng=rng, std=std)
     result = train(
         params,
@@ -88,35 +104,72 @@ def run_experiment(
     return result, summarize(result, settings, eval_every, sample)
 
 
+def _check_sample(sample: object) -> tuple[int, int]:
+    """A pair (a, b) of whole numbers below 2**7, so that a + b fits the 8 bits trained on."""
+    if not isinstance(sample, (tuple, list)) or len(sample) != 2:
+        raise ValueError(f"sample must be a pair (a, b) of whole numbers below 128, got {sample!r}")
+    make_batch(sample[0], sample[1], 8)  # raises for anything that is not a valid pair
+    return int(sample[0]), int(sample[1])
+
+
 def summarize(result: TrainResult, settings: str, eval_every: int, sample=SAMPLE) -> str:
-    """The lines ``run_experiment`` returns: settings, result, first 100%, one sample sum."""
-    lines = [f"settings: {settings}", f"result:   {result.message()}"]
-    if result.diverged_at is not None:
-        lines.append("sample:   none, the run diverged")
-        return "\n".join(lines)
-    first = result.first_perfect()
-    lines.append(
-        f"          first 100% at update {first:,} (checked every {eval_every:,} updates)"
+    """The lines ``run_experiment`` returns: settings, result, first 100%, one sample sum.
+
+    For a stack, the first-100% and sample lines come once per model, "model k: " first.
+    """
+    if not isinstance(result, TrainResult):
+        raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
+    if not isinstance(settings, str):
+        raise ValueError(f"settings must be a str describing the run, got {settings!r}")
+    eval_every = positive_int(eval_every, "eval_every")
+    a, b = _check_sample(sample)
+    message = result.message().replace("\n", "\n          ")  # a stack's lines, aligned
+    lines = [f"settings: {settings}", f"result:   {message}"]
+    if isinstance(result.diverged_at, list):  # a stack: one block per model
+        firsts = result.first_perfect()
+        for k, diverged_at in enumerate(result.diverged_at):
+            params = {name: v[k] for name, v in result.params.items()}
+            model = (params, diverged_at, firsts[k])
+            lines += _model_lines(result, model, f"model {k}: ", eval_every, a, b)
+    else:
+        model = (result.params, result.diverged_at, result.first_perfect())
+        lines += _model_lines(result, model, "", eval_every, a, b)
+    return "\n".join(lines)
+
+
+def _model_lines(
+    result: TrainResult, model: tuple, who: str, eval_every: int, a: int, b: int
+) -> list[str]:
+    """First 100% and the sample sum of one model; ``model`` = (params, diverged_at, first)."""
+    params, diverged_at, first = model
+    if diverged_at is not None:
+        return [f"sample:   {who}none, the run diverged"]
+    lines = [
+        f"          {who}first 100% at update {first:,} (checked every {eval_every:,} updates)"
         if first is not None
-        else f"          never 100% (checked every {eval_every:,} updates)"
-    )
-    a, b = sample
+        else f"          {who}never 100% (checked every {eval_every:,} updates)"
+    ]
     X, _ = make_batch(a, b, result.T)
-    with np.errstate(over="ignore", invalid="ignore"):  # huge (finite) ReLU weights may overflow
-        Y, _ = forward(result.params, X, result.activation)
-    if not np.all(np.isfinite(Y)):
-        lines.append(f"sample:   {a} + {b}: the network's outputs are not finite numbers")
-        return "\n".join(lines)
+    try:
+        Y, _ = forward(params, X, result.activation)
+    except ValueError:  # huge (finite) ReLU weights may overflow
+        return lines + [f"sample:   {who}{a} + {b}: the network's outputs are not finite numbers"]
     bits = (Y[0, :, 0] > 0.5).astype(int)
     said = bits_to_int(bits)
     shown = "".join(str(v) for v in bits[::-1])  # MSB first, as written on paper
     verdict = "right" if said == a + b else f"wrong, the sum is {a + b}"
-    lines.append(f"sample:   {a} + {b}: the network says {said} ({shown} in bits): {verdict}")
-    return "\n".join(lines)
+    return lines + [
+        f"sample:   {who}{a} + {b}: the network says {said} ({shown} in bits): {verdict}"
+    ]
 
 
 def history_png(result: TrainResult, title: str = "", dpi: int = 72) -> bytes:
     """``plots.plot_history`` of ``result`` as PNG bytes, drawn without pyplot."""
+    if not isinstance(result, TrainResult):
+        raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
+    if not isinstance(title, str):
+        raise ValueError(f"title must be a str, got {title!r}")
+    dpi = positive_int(dpi, "dpi", MAX_DPI)
     fig = Figure(figsize=(10, 3.3))
     axes = fig.subplots(1, 2)
     plot_history(result, title=title, axes=(axes[0], axes[1]))
@@ -136,10 +189,7 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(self, **settings: object) -> None:
-        unknown = set(settings) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown settings {sorted(unknown)}; choose from {list(DEFAULTS)}")
-        v = {**DEFAULTS, **settings}
+        v = check_settings(settings)
         style = {"description_width": "initial"}
         slider = {"continuous_update": False, "style": style}
         self.controls = {
@@ -245,6 +295,23 @@ class Explorer(widgets.VBox):
             f"<pre style='color:{colour}; margin:4px 0'>{html.escape(text)}</pre>"
             f"<span style='color:gray'>retrained and redrawn in {self.last_seconds:.2f} s</span>"
         )
+
+
+def check_settings(settings: dict) -> dict:
+    """``DEFAULTS`` updated with ``settings``, each a value the explorer's controls can show.
+
+    A value outside a control's range raises instead of being moved to its end.
+    """
+    unknown = set(settings) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; choose from {list(DEFAULTS)}")
+    v = {**DEFAULTS, **settings}
+    for name, (low, high, whole) in LIMITS.items():
+        number_in(v[name], f"{name} (the explorer's control)", low, high, whole)
+    choice(v["init"], "initializer", INITIALIZERS)
+    choice(v["activation"], "activation", tuple(ACTIVATIONS))
+    boolean(v["course_output"], "course_output")
+    return v
 
 
 def explorer(**settings: object) -> Explorer:

@@ -1,9 +1,16 @@
 """Every bad input raises ValueError saying what was wrong and what is allowed."""
 
-import numpy as np
-import pytest
+import matplotlib
 
-import rnn_lesson as R
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import rnn_lesson as R  # noqa: E402
+from rnn_lesson import experiments as E  # noqa: E402
+from rnn_lesson import plots  # noqa: E402
+from rnn_lesson import widgets as W  # noqa: E402
 
 RNG = np.random.default_rng(0)
 P = R.init_params(4, rng=np.random.default_rng(0))
@@ -28,6 +35,21 @@ def train(params=P, **kwargs):
 
 def cache():
     return R.forward(P, X)[1]
+
+
+def returns_none(params, cache, D):
+    return None
+
+
+def wrong_shapes(params, cache, D):
+    return {k: np.zeros(3) for k in R.PARAM_NAMES}
+
+
+SWEEP = E.run_sweep(("tanh",), ("xavier",), (0.1,), (0,), n_updates=2, eval_every=1)
+
+# Finite weights too large for ReLU: the hidden state overflows to inf, and the output
+# layer's inf - inf makes the outputs NaN.
+HUGE = {**{k: 1e200 * np.ones_like(v) for k, v in P.items()}, "W_out": 1e200 * P["W_out"]}
 
 
 CASES = {
@@ -159,11 +181,144 @@ CASES = {
     "eps 0": (lambda: R.numerical_gradient(lambda p: 0.0, P, eps=0.0), "eps"),
     "eps int": (lambda: R.numerical_gradient(lambda p: 0.0, P, eps=1), "eps"),
     "relative_error shapes": (lambda: R.relative_error(np.zeros(2), np.zeros(3)), "one shape"),
+    # --- issue 8 ---
+    # NaN and inf weights are refused everywhere (they gave NaN, or "diverged at update 0")
+    "W nan forward": (lambda: R.forward(replaced("W", np.full((4, 4), np.nan)), X), "W must hold"),
+    "W inf evaluate": (lambda: R.evaluate_all_pairs(replaced("W", np.full((4, 4), np.inf))), "W"),
+    "b nan gradient_check": (lambda: R.gradient_check(replaced("b", [np.nan] * 4), X, D), "b must"),
+    "W_out nan train": (lambda: train(replaced("W_out", np.full((4, 1), np.nan))), "finite"),
+    "params complex": (lambda: R.forward(replaced("c", np.array([1j])), X), "complex"),
+    "params bool": (lambda: R.forward(replaced("c", np.array([True])), X), "c must be"),
+    "params float128 inf": (
+        lambda: (
+            R.forward(replaced("c", np.array([1e4000], dtype=np.longdouble)), X)
+            if np.finfo(np.longdouble).max > 1e4000
+            else R.forward(replaced("c", np.array([np.inf])), X)
+        ),
+        "finite",
+    ),
+    # finite weights whose hidden state overflows (ReLU): refused, not NaN
+    "huge weights forward": (lambda: R.forward(HUGE, X, "relu"), "weights are too large"),
+    "huge weights evaluate": (lambda: R.evaluate_all_pairs(HUGE, "relu"), "too large"),
+    "huge weights gradient_check": (lambda: R.gradient_check(HUGE, X, D, "relu"), "too large"),
+    "huge weights hidden_deltas": (lambda: E.hidden_deltas(HUGE, X, D, "relu"), "too large"),
+    # std and lr: finite, in range, never an OverflowError
+    "std 1e308 (inf weights)": (
+        lambda: R.init_params(16, "normal", rng=RNG, std=1e308),
+        r"1e\+100",
+    ),
+    "std 10**400": (lambda: R.init_params(4, "normal", rng=RNG, std=10**400), "std must"),
+    "std bad for xavier": (lambda: R.init_params(4, "xavier", rng=RNG, std=-1.0), "std must"),
+    "lr 10**400": (lambda: train(lr=10**400), "learning rate must be a positive finite"),
+    # TypeError, AttributeError, IndexError before
+    "init_weight int shape": (
+        lambda: R.init_weight(5, "he", RNG),
+        "a weight shape must be a tuple",
+    ),
+    "backward_fn 5 (gradient_check)": (
+        lambda: R.gradient_check(P, X, D, backward_fn=5),
+        "backward_fn must be a function",
+    ),
+    "backward_fn returns None (gradient_check)": (
+        lambda: R.gradient_check(P, X, D, backward_fn=returns_none),
+        "must return a dict of gradients",
+    ),
+    "backward_fn returns None (train)": (
+        lambda: train(backward_fn=returns_none),
+        "must return a dict of gradients",
+    ),
+    "backward_fn wrong shapes (train)": (
+        lambda: train(backward_fn=wrong_shapes),
+        "shape of params",
+    ),
+    "backward_fn one argument": (lambda: train(backward_fn=lambda p: p), "3 arguments"),
+    "curve(0) of one model": (lambda: train().curve(0), "one model"),
+    "curve() of a stack": (lambda: train(STACK).curve(), r"0\.\.1"),
+    "curve(2) of 2 models": (lambda: train(STACK).curve(2), r"0\.\.1"),
+    # complex X, empty batches
+    "X complex": (lambda: R.forward(P, X + 0j), "complex"),
+    "loss empty batch": (lambda: R.loss(np.zeros((0, 8, 1)), np.zeros((0, 8, 1))), "one sample"),
+    "accuracy empty batch": (lambda: R.accuracy(np.zeros((0, 8, 1)), np.zeros((0, 8, 1))), "one"),
+    "loss text": (lambda: R.loss([[["a"]]], [[[1.0]]]), "Y must be an array"),
+    "loss Y nan": (lambda: R.loss(np.full((1, 8, 1), np.nan), np.zeros((1, 8, 1))), "finite"),
+    "loss Y above 1": (lambda: R.loss(np.full((1, 8, 1), 1e200), np.zeros((1, 8, 1))), r"\[0, 1\]"),
+    "relative_error nan": (lambda: R.relative_error([np.nan], [1.0]), "finite"),
+    # numerical gradients: the loss function must give one finite number
+    "loss_fn nan": (lambda: R.numerical_gradient(lambda p: np.nan, P), "finite real number"),
+    "loss_fn array": (lambda: R.numerical_gradient(lambda p: np.zeros(2), P), "one finite"),
+    "loss_fn not callable": (lambda: R.numerical_gradient(3.0, P), "loss_fn must be a function"),
+    # sizes that ended in MemoryError: refused with the limit in the message
+    "init_params 10**5": (lambda: R.init_params(10**5, rng=RNG), "from 1 to 4,096"),
+    "init_weight huge": (lambda: R.init_weight((10**5, 10**5), "he", RNG), "16,777,216"),
+    "random_pairs 10**10": (lambda: R.random_pairs(RNG, 10**10), "limit of 16,777,216"),
+    "train batch 10**9": (lambda: train(batch_size=10**9), "limit of 16,777,216"),
+    "forward too many hidden states": (
+        lambda: R.forward(R.init_params(1024, rng=RNG), R.make_batch(*R.all_pairs(8))[0]),
+        "limit of 16,777,216",
+    ),
+    # stacks
+    "stack_params of a dict": (lambda: R.stack_params(P), "list of at least one model"),
+    # D = None was taken for "no D" (TypeError deep inside)
+    "D None backward": (lambda: R.backward(P, cache(), None), "D must be an array"),
+    "D None gradient_check": (lambda: R.gradient_check(P, X, None), "D must be an array"),
+}
+
+WIDGET_CASES = {
+    # run_experiment and the explorer: TypeError, TraitError or silent changes before
+    "seed str": (lambda: W.run_experiment(seed="0"), "seed must be a whole number >= 0"),
+    "seed 1.5": (lambda: W.run_experiment(seed=1.5), "seed must"),
+    "seed -1": (lambda: W.run_experiment(seed=-1), "seed must"),
+    "course_output 'no'": (lambda: W.run_experiment(course_output="no"), "True or False"),
+    "sample not a pair": (lambda: W.run_experiment(sample=5), "pair"),
+    "explorer 'Xavier'": (lambda: W.explorer(init="Xavier"), INITIALIZERS),
+    "explorer lr 10": (lambda: W.explorer(lr=10), "lr .* from 0.001 to 1, got 10"),
+    "explorer hidden 1000": (lambda: W.explorer(hidden_size=1000), "from 1 to 64, got 1000"),
+    "explorer std 0": (lambda: W.explorer(std=0.0), "std .* from 0.01 to 10"),
+    "explorer n_updates 50": (lambda: W.explorer(n_updates=50), "from 100 to 10,000"),
+    "explorer seed 10**6": (lambda: W.explorer(seed=10**6), "from 0 to 999,999"),
+    "explorer course_output 1": (lambda: W.explorer(course_output=1), "True or False"),
+    "history_png of text": (lambda: W.history_png("result"), "TrainResult"),
+    "summarize eval_every 0": (lambda: W.summarize(train(), "s", 0), "eval_every"),
+    # run_sweep: one value given where a tuple is asked for, seeds that are not seeds
+    "sweep activations str": (lambda: E.run_sweep(activations="tanh"), "tuple or list"),
+    "sweep seeds None": (lambda: E.run_sweep(seeds=(None,)), "seed in seeds must"),
+    "sweep seeds 1.7": (lambda: E.run_sweep(seeds=(1.7,)), "seed in seeds must"),
+    "sweep seeds repeated": (lambda: E.run_sweep(seeds=(0, 0)), "distinct"),
+    "sweep lrs text": (lambda: E.run_sweep(lrs=("0.1",)), "learning rate"),
+    "sweep data_seed": (lambda: E.run_sweep(data_seed=-1), "data_seed"),
+    "sweep_rows of text": (lambda: E.sweep_rows("sweep"), "run_sweep"),
+    "sweep_table of text": (lambda: E.sweep_table("rows"), "sweep_rows"),
+    "init_label unknown": (lambda: E.init_label("glorot"), INITIALIZERS),
+    "hidden_deltas from_step True": (lambda: E.hidden_deltas(P, X, D, from_step=True), "from_step"),
+    "hidden_deltas D None": (lambda: E.hidden_deltas(P, X, None), "D must be an array"),
+    "sweep runs unknown activation": (lambda: SWEEP.runs("softmax", "xavier", 0.1), "activation"),
+    "sweep runs unknown lr": (lambda: SWEEP.runs("tanh", "xavier", 0.3), "no models with"),
+    "backward_course_output params list": (
+        lambda: E.backward_course_output([P], cache(), D),
+        "params must be the dict",
+    ),
+    "backward_course_output D": (
+        lambda: E.backward_course_output(P, cache(), D[:1]),
+        "D must have the shape",
+    ),
+    # plots
+    "plot_history of a list": (lambda: plots.plot_history([train()]), "TrainResult"),
+    "plot_history bad axes": (lambda: plots.plot_history(train(), axes=1), "pair of matplotlib"),
+    "plot_bits ragged": (lambda: plots.plot_bits({"a": [1, 0], "b": [1]}), "one length"),
+    "plot_bits nan": (lambda: plots.plot_bits({"a": [np.nan]}), "finite"),
+    "plot_unrolled T 1000": (lambda: plots.plot_unrolled(1000), "from 1 to 16"),
+    "plot_sweep of text": (lambda: plots.plot_sweep("sweep"), "run_sweep"),
 }
 
 
 @pytest.mark.parametrize(("call", "match"), CASES.values(), ids=CASES.keys())
 def test_bad_input_raises_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(("call", "match"), WIDGET_CASES.values(), ids=WIDGET_CASES.keys())
+def test_bad_input_to_widgets_experiments_plots_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 

@@ -1,9 +1,12 @@
 """evaluate_all_pairs (a prefix tree) against forward on every pair (the plain way)."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
 import rnn_lesson as R
+from rnn_lesson import evaluate
 
 NAMES = ["sigmoid", "tanh", "relu"]
 
@@ -73,3 +76,32 @@ def test_the_models_used_are_not_trivial(name):
 def test_default_is_tanh_at_eight_bits():
     p = somewhat_trained("tanh", 8, 0)
     assert R.evaluate_all_pairs(p) == R.evaluate_all_pairs(p, "tanh", 8)
+
+
+@pytest.mark.parametrize("chunk", [2**6, 2**9, 2**12])
+def test_chunked_walk_gives_the_same_numbers(monkeypatch, chunk):
+    # Chunks of prefixes, walked one after another, give the numbers of the whole tree at once.
+    stack = R.stack_params([somewhat_trained(name, 6, 0) for name in ["tanh"] * 2])
+    whole = R.evaluate_all_pairs(stack, "tanh", 6)
+    monkeypatch.setattr(evaluate, "CHUNK_ELEMENTS", chunk)
+    chunked = R.evaluate_all_pairs(stack, "tanh", 6)
+    np.testing.assert_array_equal(chunked[1], whole[1])
+    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-13)
+    np.testing.assert_allclose(
+        chunked[0], [plain(m, "tanh", 6)[0] for m in R.unstack_params(stack)]
+    )
+
+
+def test_memory_stays_bounded_for_long_sequences():
+    # T = 10, H = 32: the last level holds 4**9 x 32 = 8.4 million hidden numbers, 67 MB per
+    # array, and the tree walked level by level held several such arrays at once (266 MB).
+    # In chunks of at most 2**22 numbers (32 MB) per array it peaks near 135 MB.
+    p = R.init_params(32, rng=np.random.default_rng(0))
+    tracemalloc.start()
+    try:
+        loss, acc = R.evaluate_all_pairs(p, "tanh", 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.isfinite(loss) and 0 <= acc <= 1
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MB"

@@ -130,3 +130,11 @@ def test_run_sweep_rejects_bad_input():
         E.run_sweep(inits=("uniform",))
     with pytest.raises(ValueError, match="at least one"):
         E.run_sweep(seeds=())
+
+
+def test_hidden_deltas_take_a_numpy_integer_step():
+    # A step from numpy (e.g. T - 1 with T an np.int64) was refused as "not a step".
+    X, D = small_batch()
+    p = params_with_biases()
+    plain, _ = E.hidden_deltas(p, X, D, from_step=7)
+    np.testing.assert_array_equal(E.hidden_deltas(p, X, D, from_step=np.int64(7))[0], plain)

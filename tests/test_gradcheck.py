@@ -120,3 +120,35 @@ def test_gradient_check_of_a_stack():
     D = np.stack([D for _, _, D in problems])
     errors = R.gradient_check(S, X, D, "tanh")
     assert max(errors.values()) < 1e-6
+
+
+def test_numerical_gradient_never_changes_the_callers_params():
+    # Even when loss_fn raises partway: the caller's arrays used to keep the +eps step.
+    p, X, D = small_problem(0)
+    keep = {k: v.copy() for k, v in p.items()}
+    calls = []
+
+    def failing_loss(q):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the loss failed")
+        return R.loss(R.forward(q, X)[0], D)
+
+    with pytest.raises(RuntimeError):
+        R.numerical_gradient(failing_loss, p)
+    R.numerical_gradient(lambda q: R.loss(R.forward(q, X)[0], D), p)
+    for k in R.PARAM_NAMES:
+        np.testing.assert_array_equal(p[k], keep[k])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float32])
+def test_numerical_gradient_of_int_and_float32_params(dtype):
+    # A step of 1e-6 was lost on ints (-3.5e6 for a true -8) and rounded on float32 (4.6% off).
+    p, X, D = small_problem(1)
+    p = {k: (np.round(4 * v) if dtype is np.int64 else v).astype(dtype) for k, v in p.items()}
+    as_float = {k: v.astype(float) for k, v in p.items()}
+    exact = R.backward(as_float, R.forward(as_float, X)[1], D)
+    numeric = R.numerical_gradient(lambda q: R.loss(R.forward(q, X)[0], D), p)
+    for k in R.PARAM_NAMES:
+        assert R.relative_error(numeric[k], exact[k]) < 1e-6, k
+        assert p[k].dtype == dtype  # and the caller's params keep their type

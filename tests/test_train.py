@@ -151,9 +151,12 @@ def test_divergence_stops_the_model_and_keeps_finite_params():
     result = R.train(p, rng=np.random.default_rng(0), n_updates=500, eval_every=100, **DIVERGES)
     d = check_diverged_run(result)
     assert 1 <= d < 500
-    assert result.updates[-1] == d  # stopped there, not at 500
     assert f"diverged at update {d}" in result.message()
-    assert len(result.curve()[0]) >= 1  # the finite point at update 0 stays
+    # The history ends at the last finite evaluation before d (stopped there, not at 500):
+    # it is the whole curve, and holds no NaN row for the update where it diverged.
+    np.testing.assert_array_equal(result.curve()[0], result.updates)
+    assert result.updates[-1] < d and result.updates[-1] + 100 > d
+    assert np.all(np.isfinite(result.loss)) and np.all(np.isfinite(result.accuracy))
     # The parameters kept are those after update d - 1: a run that stops there has them.
     # (That run may itself report divergence at d - 1: its final evaluation over all pairs
     # can already overflow. Either way its parameters are the last finite ones.)
@@ -166,13 +169,16 @@ def test_divergence_stops_the_model_and_keeps_finite_params():
         assert_same_params(result.params, p)
 
 
-def test_weights_too_large_to_evaluate_count_as_diverged():
-    # Finite weights whose loss over all pairs overflows: stopped at update 0, no NaN point.
+def test_weights_too_large_to_evaluate_are_refused():
+    # Finite weights whose loss over all pairs overflows before any training: the input is at
+    # fault, not the training, so it is a ValueError (it was "diverged at update 0", with an
+    # empty history that crashed the plots).
     p = R.init_params(16, "normal", rng=np.random.default_rng(0), std=1e100)
-    result = R.train(p, rng=np.random.default_rng(0), activation="relu", n_updates=50)
-    assert check_diverged_run(result) == 0
-    assert "diverged at update 0" in result.message()
-    assert_same_params(result.params, p)
+    with pytest.raises(ValueError, match="weights are too large"):
+        R.train(p, rng=np.random.default_rng(0), activation="relu", n_updates=50)
+    stack = R.stack_params([R.init_params(16, rng=np.random.default_rng(0)), p])
+    with pytest.raises(ValueError, match=r"too large .*models \[1\]"):
+        R.train(stack, rng=np.random.default_rng(0), activation="relu", n_updates=50)
 
 
 def test_in_a_stack_only_the_diverging_model_stops():
@@ -226,3 +232,64 @@ def test_first_perfect_and_stop_at_100_in_a_stack():
     assert firsts[0] is not None
     k = list(result.updates).index(firsts[0])
     assert result.accuracy[k, 0] == 1.0 and np.all(result.accuracy[:k, 0] < 1.0)
+
+
+def test_a_diverged_run_leaves_no_nan_in_its_history():
+    # Issue 8's example: every diverged history used to end with a NaN row.
+    p = R.init_params(16, "normal", rng=np.random.default_rng(0))
+    result = R.train(
+        p, rng=np.random.default_rng(1), activation="relu", lr=1e300, n_updates=50, eval_every=10
+    )
+    assert result.diverged_at is not None
+    assert np.all(np.isfinite(result.loss)) and np.all(np.isfinite(result.accuracy))
+    assert len(result.updates) == len(result.loss) == len(result.curve()[0]) >= 1
+
+
+def test_in_a_stack_a_diverged_model_keeps_its_last_finite_point():
+    # Model 1 diverges early; model 0 trains to the end. Model 1's column holds no NaN: after
+    # its last finite evaluation it repeats that point, and curve(1) stops there.
+    ms = [R.init_params(16, "normal", rng=np.random.default_rng(s)) for s in (0, 1)]
+    result = R.train(
+        R.stack_params(ms),
+        rng=np.random.default_rng(0),
+        activation="relu",
+        lr=[0.01, DIVERGES["lr"]],
+        n_updates=300,
+        eval_every=50,
+    )
+    d = result.diverged_at[1]
+    assert d is not None and result.diverged_at[0] is None
+    assert np.all(np.isfinite(result.loss)) and np.all(np.isfinite(result.accuracy))
+    updates, loss, acc = result.curve(1)
+    n = len(updates)
+    assert n >= 1 and updates[-1] < d
+    np.testing.assert_array_equal(result.loss[n:, 1], loss[-1])
+    np.testing.assert_array_equal(result.accuracy[n:, 1], acc[-1])
+    assert result.updates[-1] == 300
+
+
+def test_a_stack_where_every_model_diverges_ends_at_the_last_finite_evaluation():
+    ms = [R.init_params(16, "normal", rng=np.random.default_rng(s)) for s in (0, 1)]
+    result = R.train(
+        R.stack_params(ms), rng=np.random.default_rng(0), n_updates=300, eval_every=50, **DIVERGES
+    )
+    assert all(d is not None for d in result.diverged_at)
+    last = max(len(result.curve(k)[0]) for k in range(2))
+    assert len(result.updates) == last  # no row after every model stopped
+    assert np.all(np.isfinite(result.loss)) and np.all(np.isfinite(result.accuracy))
+    assert all(line.startswith(f"model {k}: diverged") for k, line in
+               enumerate(result.message().splitlines()))  # fmt: skip
+
+
+def test_int_and_list_params_train_like_their_float_values():
+    p = R.init_params(6, rng=np.random.default_rng(0))
+    p_int = {k: np.round(3 * v).astype(int) for k, v in p.items()}
+    p_list = {k: v.tolist() for k, v in p_int.items()}
+    p_float = {k: v.astype(float) for k, v in p_int.items()}
+    runs = [
+        R.train(q, rng=np.random.default_rng(1), n_updates=20, eval_every=10)
+        for q in (p_int, p_list, p_float)
+    ]
+    for run in runs[:2]:
+        assert_same_params(run.params, runs[2].params)
+        np.testing.assert_array_equal(run.loss, runs[2].loss)

@@ -165,3 +165,40 @@ def test_a_diverged_run_shows_the_message_not_a_plot():
 def test_explorer_rejects_unknown_settings():
     with pytest.raises(ValueError, match="unknown settings"):
         W.explorer(learning_rate=0.1)
+
+
+def test_summarize_a_stack_says_which_model_diverged():
+    # It used to say "the run diverged" for any stack: diverged_at is then a list, never None.
+    import numpy as np
+
+    import rnn_lesson as R
+
+    starts = [R.init_params(16, rng=np.random.default_rng(s)) for s in (0, 1)]
+    result = R.train(
+        R.stack_params(starts), rng=np.random.default_rng(0), n_updates=300, eval_every=100
+    )
+    text = W.summarize(result, "two seeds", 100)
+    assert "diverged" not in text
+    assert "model 0: 77 + 51: the network says" in text
+    assert "model 1: 77 + 51: the network says" in text
+    huge = R.train(
+        R.stack_params(starts),
+        rng=np.random.default_rng(0),
+        activation="relu",
+        lr=[0.1, 1e45],
+        n_updates=300,
+        eval_every=100,
+    )
+    assert huge.diverged_at[0] is None and huge.diverged_at[1] is not None
+    text = W.summarize(huge, "one diverges", 100)
+    assert "sample:   model 1: none, the run diverged" in text
+    assert "model 0: 77 + 51: the network says" in text
+
+
+def test_summary_of_a_single_run_is_unchanged():
+    # The text notebook 05 shows, line for line (the stack support must not change it).
+    _, text = W.run_experiment(n_updates=300, seed=1)
+    lines = text.splitlines()
+    assert lines[0] == "settings: tanh, Xavier, lr 0.1, hidden size 16, 300 updates, seed 1"
+    assert lines[2].startswith("          never 100% (checked every 15 updates)")
+    assert lines[3].startswith("sample:   77 + 51: the network says ")
