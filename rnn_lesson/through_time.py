@@ -43,7 +43,7 @@ def gradient_reach(params: Params, X: np.ndarray, activation: str = "tanh") -> n
     δ[T-1-k] = δ[T-1] Π_{j=1..k} (Wᵀ diag(f'(u[T-1-j]))): the gradient that reaches k steps
     back. returns (T,) for one model, (K, T) for a stack.
     """
-    X, _ = check_inputs(params, X)
+    params, X, _ = check_inputs(params, X)
     get_activation(activation)
     _, cache = _forward(params, X, activation)
     delta_out = np.zeros(cache["y"].shape)
@@ -143,7 +143,7 @@ def forward_from(
 
     The same steps as ``rnn_lesson.forward``; the cache keeps z0 for ``chunk_bptt``.
     """
-    X, _ = check_inputs(params, X)
+    params, X, _ = check_inputs(params, X)
     f, _ = get_activation(activation)
     W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
     mm = _matmul_for(W)

@@ -223,7 +223,8 @@ def train(
                 g_norm = np.sqrt(sum(np.einsum("ki,ki->k", g, g) for g in g2))
                 g_max = np.maximum(g_max, g_norm)
             if n == 1:  # update 0's entry: the first gradient, at the initial weights
-                grad_norms[0] = np.where(np.isfinite(g_norm), g_norm, np.inf)
+                first = np.broadcast_to(np.asarray(g_norm, dtype=float), (K,))
+                grad_norms[0] = np.where(np.isfinite(first), first, np.inf)
             if clip is not None:  # g ← g · c / ||g|| when ||g|| > c (the models above c only)
                 if single:
                     if g_norm > clip:

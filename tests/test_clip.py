@@ -156,16 +156,18 @@ def test_grad_norm_of_a_diverging_run_ends_where_its_loss_ends():
     )
     d = result.diverged_at[1]
     assert result.diverged_at[0] is None and d is not None
-    np.testing.assert_array_equal(np.isnan(result.grad_norm), np.isnan(result.loss))
-    assert np.all(np.isfinite(result.grad_norm[:, 0]))
+    assert np.all(np.isfinite(result.grad_norm)) and result.grad_norm.shape == result.loss.shape
     n = len(result.curve(1)[0])
-    assert np.all(np.isfinite(result.grad_norm[:n, 1])) and np.all(
-        np.isnan(result.grad_norm[n:, 1])
-    )
-    # one model alone: the same
+    assert n < len(result.updates)
+    # after it diverged, model 1 repeats its last finite norm, as it does its loss
+    assert np.all(result.grad_norm[n:, 1] == result.grad_norm[n - 1, 1])
+    assert np.all(result.loss[n:, 1] == result.loss[n - 1, 1])
+    # one model alone: the same, and its history ends before the divergence
     alone = R.train(ms[1], rng=np.random.default_rng(0), n_updates=300, eval_every=50, **DIVERGES)
     assert alone.diverged_at == d
-    np.testing.assert_array_equal(np.isnan(alone.grad_norm), np.isnan(alone.loss))
+    assert np.all(np.isfinite(alone.grad_norm)) and alone.grad_norm.shape == alone.loss.shape
+    assert alone.updates[-1] < d
+    np.testing.assert_allclose(alone.grad_norm, result.grad_norm[:n, 1], rtol=1e-9)
 
 
 def test_clipping_keeps_the_diverging_run_finite():
@@ -182,10 +184,13 @@ def test_clipping_keeps_the_diverging_run_finite():
     assert moved <= 300 * 0.1 * (1 + 1e-12)
 
 
-def test_a_model_diverged_at_the_start_has_no_grad_norm():
+def test_weights_that_overflow_at_the_start_are_refused_with_or_without_clipping():
     p = R.init_params(16, "normal", rng=np.random.default_rng(0), std=1e100)
-    result = R.train(p, rng=np.random.default_rng(0), activation="relu", n_updates=5, clip_norm=1.0)
-    assert result.diverged_at == 0 and np.all(np.isnan(result.grad_norm))
+    for clip_norm in (None, 1.0):
+        with pytest.raises(ValueError, match="too large"):
+            R.train(
+                p, rng=np.random.default_rng(0), activation="relu", n_updates=5, clip_norm=clip_norm
+            )
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "1", True, [1.0, 2.0], np.array([[1.0]])])
