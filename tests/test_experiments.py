@@ -181,17 +181,19 @@ def test_claims_are_checked_and_printed_without_counts():
 
 
 def test_plot_sweep_draws_a_panel_per_configuration():
-    import matplotlib
+    import matplotlib.pyplot as plt
 
-    matplotlib.use("Agg")
     from rnn_lesson.plots import plot_sweep
 
     C = E.Config
     configs = [C("tanh", "xavier", 0.1, 40), C("tanh", "he", 0.1, 40), C("relu", "he", 0.1, 40)]
     fig = plot_sweep(E.run_sweep(configs, seeds=(0, 1), checkpoints=(20,)))
-    visible = [ax for ax in fig.axes if ax.axison]
-    assert len(visible) == 3 and all(ax.get_xlabel() == "update" for ax in visible)
-    assert len(visible[0].lines) == 2
+    try:
+        visible = [ax for ax in fig.axes if ax.axison]
+        assert len(visible) == 3 and all(ax.get_xlabel() == "update" for ax in visible)
+        assert len(visible[0].lines) == 2
+    finally:
+        plt.close(fig)  # leave no pyplot figure behind for the other tests
 
 
 def test_run_sweep_rejects_bad_input():
