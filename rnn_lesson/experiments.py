@@ -1,7 +1,13 @@
 """Numbers for notebook 05: a sweep over settings, and the inside of BPTT.
 
-- ``run_sweep`` trains every (activation, initializer, learning rate, seed) model,
-  one stacked ``train`` call per activation, and ``sweep_table`` sums it up.
+- ``run_sweep`` trains 20 (or more) seeds of every configuration (activation,
+  initializer, learning rate, number of updates), one stack of models per activation,
+  and scores each model on all pairs at a few checkpoints only (the scoring is the
+  expensive part). ``Claim`` and ``check_claims`` turn it into statements of the kind
+  "every sum right at update 2,000 in at least 18 of 20 seeds", checked against the data.
+  Long SGD runs are chaotic (a difference in the last bit of one weight can change
+  which seeds succeed), so a sweep is reported as such rates with margins, never as
+  one seed's fate.
 - ``hidden_deltas`` returns the hidden deltas δ[t] of every step, which
   ``rnn_lesson.backward`` uses but does not return, so we can watch them shrink
   or grow back through time.
@@ -13,187 +19,298 @@ numpy only; the figures are in ``plots``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
 
-from .activations import ACTIVATIONS, d_sigmoid, get_activation
-from .checks import choice, positive_number, seed, values
+from .activations import d_sigmoid, get_activation, sigmoid
+from .checks import choice, function, learning_rate, positive_int, positive_number, seed, values
+from .data import encode
+from .evaluate import BIT_PAIRS, MAX_EVAL_BITS
 from .initializers import INITIALIZERS, MAX_STD
 from .model import (
+    PARAM_NAMES,
     Params,
+    _backward,
     _bptt,
     _forward,
     check_cache,
     check_inputs,
+    check_params,
     init_params,
-    stack_params,
     too_large,
 )
-from .train import TrainResult, train
 
-# Notebook 05's grid: the course's three activations and initializers, three learning rates.
-ACTIVATION_ORDER = ("sigmoid", "relu", "tanh")
-INIT_ORDER = ("normal", "xavier", "he")
-LR_ORDER = (0.01, 0.1, 0.5)
+T_SWEEP = 8  # bits: the sweep trains and scores on 8-bit addition, as the course does
 
 
-@dataclass
-class Sweep:
-    """Every model of a sweep. One stacked ``TrainResult`` per activation.
+@dataclass(frozen=True)
+class Config:
+    """One setting of the sweep: hidden activation, initializer, learning rate, updates.
 
-    results: {activation: TrainResult of a stack}
-    models:  {activation: [(init, lr, seed) of model k of that stack, for k = 0, 1, ...]}
+    std is used by ``init="normal"`` only (the course's default is 1); hidden_size is the
+    number of hidden units (the course's is 16).
     """
-
-    results: dict[str, TrainResult]
-    models: dict[str, list[tuple[str, float, int]]]
-    n_updates: int
-    eval_every: int
-
-    def indices(self, activation: str, init: str, lr: float) -> list[int]:
-        """The stack positions of every seed of one configuration."""
-        choice(activation, "activation", tuple(self.models))
-        found = [k for k, (i, r, _) in enumerate(self.models[activation]) if i == init and r == lr]
-        if not found:
-            configs = sorted({(i, r) for i, r, _ in self.models[activation]})
-            raise ValueError(
-                f"the sweep has no models with init {init!r} and lr {lr!r}; "
-                f"it has (init, lr) = {', '.join(map(repr, configs))}"
-            )
-        return found
-
-    def runs(self, activation: str, init: str, lr: float) -> list[dict]:
-        """One dict per seed: seed, first_perfect (update or None), diverged_at, final accuracy.
-
-        ``final`` is the last recorded accuracy before any divergence.
-        """
-        indices = self.indices(activation, init, lr)  # checks the configuration exists
-        res = self.results[activation]
-        firsts, div = res.first_perfect(), res.diverged_at
-        out = []
-        for k in indices:
-            _, _, acc = res.curve(k)
-            out.append(
-                {
-                    "seed": self.models[activation][k][2],
-                    "first_perfect": firsts[k],
-                    "diverged_at": div[k],
-                    "final": float(acc[-1]),
-                }
-            )
-        return out
-
-
-def run_sweep(
-    activations: tuple[str, ...] = ACTIVATION_ORDER,
-    inits: tuple[str, ...] = INIT_ORDER,
-    lrs: tuple[float, ...] = LR_ORDER,
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
-    *,
-    hidden_size: int = 16,
-    std: float = 1.0,
-    n_updates: int = 10_000,
-    eval_every: int = 1000,
-    data_seed: int = 2024,
-) -> Sweep:
-    """Train every (init, lr, seed) for each activation, as one stack per activation.
-
-    Model (init, lr, seed) starts from ``init_params(hidden_size, init,
-    rng=np.random.default_rng(seed), std=std)``. All models of a stack see the same
-    training pairs, drawn from ``np.random.default_rng(data_seed)``: the seeds vary
-    the initial weights only.
-    activations, inits, lrs, seeds: non-empty tuples (or lists) of distinct values
-    """
-    activations = values(
-        activations, "activations", lambda v, _: choice(v, "activation", tuple(ACTIVATIONS))
-    )
-    inits = values(inits, "inits", lambda v, _: choice(v, "initializer", INITIALIZERS))
-    lrs = values(lrs, "lrs", lambda v, _: positive_number(v, "each learning rate in lrs"))
-    seeds = values(seeds, "seeds", lambda v, _: seed(v, "each seed in seeds"))
-    seed(data_seed, "data_seed")
-    results, models = {}, {}
-    for activation in activations:
-        keys = [(init, lr, s) for init in inits for lr in lrs for s in seeds]
-        stack = stack_params(
-            [init_params(hidden_size, i, rng=np.random.default_rng(s), std=std) for i, _, s in keys]
-        )
-        results[activation] = train(
-            stack,
-            rng=np.random.default_rng(data_seed),
-            activation=activation,
-            lr=np.array([lr for _, lr, _ in keys]),
-            n_updates=n_updates,
-            eval_every=eval_every,
-        )
-        models[activation] = keys
-    return Sweep(results, models, n_updates, eval_every)
-
-
-@dataclass
-class SweepRow:
-    """One configuration of a sweep, summed over its seeds."""
 
     activation: str
     init: str
     lr: float
-    n_runs: int
-    n_perfect: int  # runs that reached 100% of all pairs at some evaluation
-    median_first: float | None  # median first update at 100%, over the runs that got there
-    n_diverged: int
-    median_final: float  # median final accuracy (share), over all runs
+    n_updates: int = 10_000
+    std: float = 1.0
+    hidden_size: int = 16
+
+    def label(self) -> str:
+        size = "" if self.hidden_size == 16 else f", {self.hidden_size} hidden units"
+        return f"{self.activation}, {init_label(self.init, self.std)}, lr {self.lr:g}{size}"
 
 
-def sweep_rows(sweep: Sweep) -> list[SweepRow]:
-    """One ``SweepRow`` per (activation, init, lr), in the sweep's order."""
-    if not isinstance(sweep, Sweep):
-        raise ValueError(f"sweep must be what run_sweep returns, got {type(sweep).__name__}")
-    rows = []
-    for activation, keys in sweep.models.items():
-        configs = list(dict.fromkeys((i, lr) for i, lr, _ in keys))
-        for init, lr in configs:
-            runs = sweep.runs(activation, init, lr)
-            firsts = [r["first_perfect"] for r in runs if r["first_perfect"] is not None]
-            rows.append(
-                SweepRow(
-                    activation,
-                    init,
-                    lr,
-                    len(runs),
-                    len(firsts),
-                    float(np.median(firsts)) if firsts else None,
-                    sum(r["diverged_at"] is not None for r in runs),
-                    float(np.median([r["final"] for r in runs])),
-                )
+@dataclass
+class Sweep:
+    """Every model of a sweep: seed s of configuration c is model (c, s).
+
+    accuracy[c]:    (len(checkpoints[c]), n_seeds) share of all pairs summed exactly right
+    checkpoints[c]: the updates at which configuration c was scored (its last is n_updates)
+    diverged_at[c]: per seed, None or the update where it diverged (its weights stopped
+                    being finite; they stay at their last finite values from then on)
+    params[c]:      the trained parameters, a stack with one model per seed
+    """
+
+    configs: list[Config]
+    seeds: tuple[int, ...]
+    checkpoints: dict[Config, tuple[int, ...]]
+    accuracy: dict[Config, np.ndarray]
+    diverged_at: dict[Config, list[int | None]]
+    params: dict[Config, Params]
+
+    def at(self, config: Config, update: int) -> np.ndarray:
+        """(n_seeds,) accuracy of every seed of ``config`` at the checkpoint ``update``."""
+        self._check(config)
+        if update not in self.checkpoints[config]:
+            raise ValueError(
+                f"{config.label()} was scored at updates {self.checkpoints[config]}, not {update}"
             )
-    return rows
+        return self.accuracy[config][self.checkpoints[config].index(update)]
+
+    def model(self, config: Config, seed: int) -> Params:
+        """The trained parameters of one seed of ``config``."""
+        self._check(config)
+        if seed not in self.seeds:
+            raise ValueError(f"the sweep trained seeds {self.seeds}, not {seed!r}")
+        k = self.seeds.index(seed)
+        return {name: self.params[config][name][k] for name in PARAM_NAMES}
+
+    def _check(self, config: object) -> None:
+        if config not in self.configs:
+            labels = "; ".join(c.label() for c in self.configs)
+            raise ValueError(f"the sweep has no configuration {config!r}; it has: {labels}")
+
+
+def run_sweep(
+    configs: Sequence[Config],
+    seeds: Sequence[int] = tuple(range(20)),
+    checkpoints: Sequence[int] = (),
+    *,
+    data_seed: int = 2024,
+    backward_fn: Callable | None = None,
+) -> Sweep:
+    """Train every (configuration, seed) with per-sample SGD; score at the checkpoints.
+
+    Model (c, s) starts from ``init_params(c.hidden_size, c.init, rng=default_rng(s), std=c.std)``.
+    All models of one activation and hidden size train as one stack and see the same training pairs,
+    drawn from ``default_rng(data_seed)`` (one pair per update, as ``R.train`` draws them):
+    the seeds vary the initial weights only. Configuration c is scored on all pairs at
+    every update of ``checkpoints`` up to ``c.n_updates``, and at ``c.n_updates``; once
+    past its last update a model leaves the stack, so it costs nothing more.
+    backward_fn: as in ``R.train``, BPTT replaced (e.g. by ``backward_course_output``)
+    """
+    configs = list(values(list(configs), "configs", lambda c, _: c))
+    seeds = values(list(seeds), "seeds", seed)
+    seed(data_seed, "data_seed")
+    for c in configs:
+        if not isinstance(c, Config):
+            raise ValueError(f"configurations must be Config(...), got {c!r}")
+        get_activation(c.activation)
+        choice(c.init, "initializer", INITIALIZERS)
+        learning_rate(c.lr)
+        positive_int(c.n_updates, "n_updates")
+        positive_int(c.hidden_size, "hidden size")
+    if backward_fn is not None:
+        function(backward_fn, "backward_fn", "(params, cache, D) -> grads", 3)
+    checkpoints = sorted({positive_int(u, "a checkpoint") for u in checkpoints})
+    sweep = Sweep(configs, seeds, {}, {}, {}, {})
+    for c in configs:
+        sweep.checkpoints[c] = tuple(u for u in checkpoints if u < c.n_updates) + (c.n_updates,)
+        sweep.accuracy[c] = np.zeros((len(sweep.checkpoints[c]), len(seeds)))
+        sweep.diverged_at[c] = [None] * len(seeds)
+    for activation, hidden_size in dict.fromkeys((c.activation, c.hidden_size) for c in configs):
+        mine = [c for c in configs if (c.activation, c.hidden_size) == (activation, hidden_size)]
+        models = [(c, j) for c in mine for j in range(len(seeds))]
+        starts = [init_params(c.hidden_size, c.init, rng=np.random.default_rng(seeds[j]), std=c.std)
+                  for c, j in models]  # fmt: skip
+        _train_stack(sweep, activation, models, starts, data_seed, backward_fn or _backward)
+    return sweep
+
+
+def _train_stack(
+    sweep: Sweep, activation: str, models: list, starts: list, data_seed: int, backward: Callable
+) -> None:
+    """Train one activation's models as a stack, scoring each at its checkpoints."""
+    p = {k: np.stack([s[k] for s in starts]) for k in PARAM_NAMES}
+    lr = np.array([c.lr for c, _ in models])
+    ends = np.array([c.n_updates for c, _ in models])
+    score_at = {u for c, _ in models for u in sweep.checkpoints[c]}
+    alive = list(range(len(models)))  # which models the stack p holds, in its order
+    for c in dict.fromkeys(c for c, _ in models):
+        sweep.params[c] = {k: np.empty((len(sweep.seeds),) + v.shape[1:]) for k, v in p.items()}
+    rng = np.random.default_rng(data_seed)
+    high = 2 ** (T_SWEEP - 1)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
+        for n in range(1, int(ends.max()) + 1):
+            a, b = rng.integers(0, high, size=(2, 1))  # = random_pairs(rng, 1, T), as in train
+            X, D = encode(a, b, T_SWEEP)
+            y, cache = _forward(p, X, activation)
+            grads = backward(p, cache, D)
+            step = lr[alive]
+            new = {k: p[k] - step.reshape((-1,) + (1,) * (p[k].ndim - 1)) * grads[k]
+                   for k in PARAM_NAMES}  # fmt: skip
+            if not math.isfinite(y.sum() + sum(new[k].sum() for k in PARAM_NAMES)):
+                total = y.reshape(len(alive), -1).sum(axis=1)
+                total += sum(new[k].reshape(len(alive), -1).sum(axis=1) for k in PARAM_NAMES)
+                for i in np.flatnonzero(~np.isfinite(total)):
+                    c, j = models[alive[i]]
+                    if sweep.diverged_at[c][j] is None:
+                        sweep.diverged_at[c][j] = n
+                    for k in PARAM_NAMES:  # it keeps its last finite parameters
+                        new[k][i] = p[k][i]
+            p = new
+            if n not in score_at:
+                continue
+            done = []
+            for i, m in enumerate(alive):
+                c, j = models[m]
+                if n in sweep.checkpoints[c]:
+                    one = {k: p[k][i] for k in PARAM_NAMES}
+                    acc = accuracy_all_pairs(one, activation, T_SWEEP)
+                    sweep.accuracy[c][sweep.checkpoints[c].index(n), j] = acc
+                if ends[m] == n:
+                    for k in PARAM_NAMES:
+                        sweep.params[c][k][j] = p[k][i]
+                    done.append(i)
+            if done:
+                keep = [i for i in range(len(alive)) if i not in done]
+                alive = [alive[i] for i in keep]
+                p = {k: v[keep] for k, v in p.items()}
+
+
+def accuracy_all_pairs(params: Params, activation: str = "tanh", T: int = T_SWEEP) -> float:
+    """The accuracy of ``evaluate_all_pairs`` (share of all pairs a, b < 2**(T - 1) summed
+    exactly right), faster for a network that gets many sums wrong.
+
+    It runs the same tree of prefixes, but drops a prefix as soon as one of its output
+    bits is wrong: every pair that starts with it is wrong, whatever follows. What is
+    left at the end are the pairs summed right. (A single model; no loss.)
+    """
+    lead, _ = check_params(params)
+    if lead != ():
+        raise ValueError("accuracy_all_pairs takes one model, not a stack")
+    f, _ = get_activation(activation)
+    T = positive_int(T, "number of bits T")
+    if T > MAX_EVAL_BITS:
+        raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate all pairs, got {T}")
+    W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
+    z = np.zeros((1, W.shape[0]))  # the prefixes still all right; first the empty one
+    carry = np.zeros(1, dtype=int)  # the true carry into this step, per prefix
+    for t in range(T):
+        x = BIT_PAIRS if t < T - 1 else BIT_PAIRS[:1]  # the last step only sees (0, 0)
+        n, m = z.shape[0], x.shape[0]
+        u = (z @ W)[:, None, :] + (x @ W_in + b)[None, :, :]  # as in evaluate_all_pairs
+        z = f(u).reshape(n * m, -1)
+        y = sigmoid(z @ W_out + c)[:, 0]
+        total = (carry[:, None] + x.sum(axis=1).astype(int)[None, :]).reshape(-1)
+        d, carry = total % 2, total // 2
+        right = (y > 0.5) == (d == 1)
+        z, carry = z[right], carry[right]
+        if z.shape[0] == 0:
+            return 0.0
+    return z.shape[0] / 4 ** (T - 1)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement about one configuration of a sweep, checked against every seed.
+
+    "At update ``update``, ``config`` has ``what`` in at least ``at_least`` (and/or at most
+    ``at_most``) of its seeds", where ``what`` is every sum right (``below=None``: the
+    accuracy on all pairs is 100%) or an accuracy below ``below``.
+    """
+
+    config: Config
+    update: int
+    at_least: int | None = None
+    at_most: int | None = None
+    below: float | None = None
+
+    def outcome(self) -> str:
+        return "every sum right" if self.below is None else f"below {100 * self.below:g}% right"
+
+    def count(self, sweep: Sweep) -> int:
+        acc = sweep.at(self.config, self.update)
+        hits = acc == 1.0 if self.below is None else acc < self.below
+        return int(np.sum(hits))
+
+    def seeds_text(self, n_seeds: int) -> str:
+        if self.at_least == n_seeds:
+            return f"all {n_seeds}"
+        if self.at_most == 0:
+            return "none"
+        parts = []
+        if self.at_least is not None:
+            parts.append(f"at least {self.at_least}")
+        if self.at_most is not None:
+            parts.append(f"at most {self.at_most}")
+        return f"{' and '.join(parts)} of {n_seeds}"
+
+
+def check_claims(sweep: Sweep, claims: Sequence[Claim]) -> str:
+    """Check every claim against the sweep; return them as a fixed-width table.
+
+    Raises AssertionError, with the measured count, for the first claim that does not hold.
+    The table prints the claims, not the counts: the counts may differ in the last seed
+    from one machine to the next, the claims (with their margins) hold on every one.
+    """
+    n = len(sweep.seeds)
+    head = (
+        f"{'activation':<10} {'initializer':<17} {'lr':>5} {'hidden':>6} {'updates':>8}  "
+        f"{'outcome':<18}  {'in how many seeds':<30}"
+    )
+    lines = [head, "-" * len(head)]
+    for claim in claims:
+        if claim.at_least is None and claim.at_most is None:
+            raise ValueError("a claim needs at_least or at_most")
+        got = claim.count(sweep)
+        c = claim.config
+        text = (
+            f"{c.activation:<10} {init_label(c.init, c.std):<17} {c.lr:>5g} {c.hidden_size:>6} "
+            f"{claim.update:>8,}  {claim.outcome():<18}  {claim.seeds_text(n):<30}"
+        )
+        low_ok = claim.at_least is None or got >= claim.at_least
+        high_ok = claim.at_most is None or got <= claim.at_most
+        if not (low_ok and high_ok):
+            raise AssertionError(
+                f"this claim does not hold: {text.strip()} (measured {got} of {n})"
+            )
+        lines.append(text)
+    return "\n".join(lines)
 
 
 def init_label(init: str, std: float = 1.0) -> str:
     """'normal(std=1)', 'Xavier', 'He': how the lessons name an initializer."""
     choice(init, "initializer", INITIALIZERS)
     positive_number(std, "std", MAX_STD)
-    return {"normal": f"normal(std={std:g})", "xavier": "Xavier", "he": "He"}[init]
-
-
-def sweep_table(rows: list[SweepRow], std: float = 1.0) -> str:
-    """The rows as a fixed-width text table (the same text on every machine)."""
-    if not isinstance(rows, list) or not all(isinstance(r, SweepRow) for r in rows):
-        raise ValueError("rows must be the list that sweep_rows returns")
-    head = (
-        f"{'activation':<10} {'initializer':<14} {'lr':>5}  {'reached 100%':>12}  "
-        f"{'median 1st update':>17}  {'diverged':>8}  {'median final acc':>16}"
-    )
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        first = f"{r.median_first:,.0f}" if r.median_first is not None else "-"
-        lines.append(
-            f"{r.activation:<10} {init_label(r.init, std):<14} {r.lr:>5.2f}  "
-            f"{f'{r.n_perfect} of {r.n_runs}':>12}  {first:>17}  "
-            f"{r.n_diverged:>8}  {100 * r.median_final:>15.1f}%"
-        )
-    return "\n".join(lines)
+    return {"normal": f"normal(std={std:.3g})", "xavier": "Xavier", "he": "He"}[init]
 
 
 def hidden_deltas(

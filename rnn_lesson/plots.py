@@ -12,7 +12,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
 from .checks import positive_int, real_array
-from .experiments import Sweep, init_label
+from .experiments import Sweep
 from .train import TrainResult
 
 MAX_UNROLLED = 16  # time steps plot_unrolled draws: wider pictures no longer fit a page
@@ -231,43 +231,41 @@ def plot_bits(bits: Mapping[str, np.ndarray], ax: Axes | None = None, title: str
     return ax.figure
 
 
-def plot_sweep(sweep, title: str = "", std: float = 1.0) -> Figure:
-    """Accuracy over updates for every model of a sweep (``experiments.run_sweep``'s ``Sweep``):
-    one panel per (activation, initializer), one colour per learning rate, one line per seed.
-
-    Curves end where a model diverged (marked x); no NaN is plotted.
+def plot_sweep(sweep, title: str = "") -> Figure:
+    """Every model of a sweep (``experiments.run_sweep``'s ``Sweep``): one panel per
+    configuration, one row of panels per activation, one line per seed through its
+    accuracy on all pairs at the checkpoints. A seed that diverged ends in an x.
     """
     if not isinstance(sweep, Sweep):
         raise ValueError(f"sweep must be what run_sweep returns, got {type(sweep).__name__}")
-    init_label("normal", std)  # checks std
-    activations = list(sweep.models)
-    inits = list(dict.fromkeys(i for i, _, _ in sweep.models[activations[0]]))
-    lrs = list(dict.fromkeys(lr for _, lr, _ in sweep.models[activations[0]]))
-    colours = {lr: f"C{j}" for j, lr in enumerate(lrs)}
-    size = (3.0 * len(inits) + 0.6, 2.0 * len(activations) + 0.8)
-    fig, axes = plt.subplots(
-        len(activations), len(inits), figsize=size, sharex=True, sharey=True, squeeze=False
-    )
-    for row, activation in enumerate(activations):
-        res = sweep.results[activation]
-        for col, init in enumerate(inits):
-            ax = axes[row, col]
-            for lr in lrs:
-                for k in sweep.indices(activation, init, lr):
-                    updates, _, acc = res.curve(k)
-                    ax.plot(updates, 100 * acc, color=colours[lr], lw=1.0, alpha=0.75)
-                    if res.diverged_at[k] is not None:
-                        ax.plot(updates[-1], 100 * acc[-1], "x", color=colours[lr], ms=8)
-            ax.set_title(f"{activation}, {init_label(init, std)}", fontsize=10)
+    activations = list(dict.fromkeys(c.activation for c in sweep.configs))
+    rows = [[c for c in sweep.configs if c.activation == a] for a in activations]
+    n_cols = max(len(r) for r in rows)
+    size = (2.6 * n_cols + 0.6, 2.1 * len(rows) + 0.9)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=size, sharey=True, squeeze=False)
+    for r, configs in enumerate(rows):
+        for col in range(n_cols):
+            ax = axes[r, col]
+            if col >= len(configs):
+                ax.axis("off")
+                continue
+            c = configs[col]
+            updates = np.array(sweep.checkpoints[c])
+            acc = 100 * sweep.accuracy[c]
+            for j in range(acc.shape[1]):
+                ax.plot(updates, acc[:, j], color="C0", lw=0.8, alpha=0.5, marker="o", ms=2.5)
+                if sweep.diverged_at[c][j] is not None:
+                    ax.plot(updates[-1], acc[-1, j], "x", color="C3", ms=8)
+            ax.set_title(c.label(), fontsize=9)
             ax.set_ylim(-5, 105)
+            ax.set_xlim(0, updates[-1] * 1.05)
             ax.grid(alpha=0.3)
-            if row == len(activations) - 1:
-                ax.set_xlabel("update")
+            ax.set_xlabel("update", fontsize=8)
+            ax.tick_params(labelsize=8)
             if col == 0:
-                ax.set_ylabel("sums right (%)")
-    handles = [plt.Line2D([], [], color=colours[lr], label=f"lr {lr:g}") for lr in lrs]
-    fig.legend(handles=handles, loc="upper right", ncol=len(lrs), fontsize=9)
-    fig.suptitle(title or "Accuracy on all pairs, every seed", x=0.02, ha="left")
+                ax.set_ylabel("sums right (%)", fontsize=9)
+    n = len(sweep.seeds)
+    fig.suptitle(title or f"Accuracy on all pairs at each checkpoint, {n} seeds", x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 

@@ -45,7 +45,8 @@ def wrong_shapes(params, cache, D):
     return {k: np.zeros(3) for k in R.PARAM_NAMES}
 
 
-SWEEP = E.run_sweep(("tanh",), ("xavier",), (0.1,), (0,), n_updates=2, eval_every=1)
+CFG = E.Config("tanh", "xavier", 0.1, n_updates=2)
+SWEEP = E.run_sweep([CFG], seeds=(0,))
 
 # Finite weights too large for ReLU: the hidden state overflows to inf, and the output
 # layer's inf - inf makes the outputs NaN.
@@ -280,19 +281,23 @@ WIDGET_CASES = {
     "history_png of text": (lambda: W.history_png("result"), "TrainResult"),
     "summarize eval_every 0": (lambda: W.summarize(train(), "s", 0), "eval_every"),
     # run_sweep: one value given where a tuple is asked for, seeds that are not seeds
-    "sweep activations str": (lambda: E.run_sweep(activations="tanh"), "tuple or list"),
-    "sweep seeds None": (lambda: E.run_sweep(seeds=(None,)), "seed in seeds must"),
-    "sweep seeds 1.7": (lambda: E.run_sweep(seeds=(1.7,)), "seed in seeds must"),
-    "sweep seeds repeated": (lambda: E.run_sweep(seeds=(0, 0)), "distinct"),
-    "sweep lrs text": (lambda: E.run_sweep(lrs=("0.1",)), "learning rate"),
-    "sweep data_seed": (lambda: E.run_sweep(data_seed=-1), "data_seed"),
-    "sweep_rows of text": (lambda: E.sweep_rows("sweep"), "run_sweep"),
-    "sweep_table of text": (lambda: E.sweep_table("rows"), "sweep_rows"),
+    "sweep configs str": (lambda: E.run_sweep("tanh"), "Config"),
+    "sweep no configs": (lambda: E.run_sweep([]), "at least one"),
+    "sweep seeds None": (lambda: E.run_sweep([CFG], seeds=(None,)), "seeds must"),
+    "sweep seeds 1.7": (lambda: E.run_sweep([CFG], seeds=(1.7,)), "seeds must"),
+    "sweep seeds repeated": (lambda: E.run_sweep([CFG], seeds=(0, 0)), "distinct"),
+    "sweep lr text": (lambda: E.run_sweep([E.Config("tanh", "xavier", "0.1")]), "learning rate"),
+    "sweep data_seed": (lambda: E.run_sweep([CFG], data_seed=-1), "data_seed"),
+    "sweep backward_fn": (lambda: E.run_sweep([CFG], backward_fn=5), "backward_fn"),
     "init_label unknown": (lambda: E.init_label("glorot"), INITIALIZERS),
     "hidden_deltas from_step True": (lambda: E.hidden_deltas(P, X, D, from_step=True), "from_step"),
     "hidden_deltas D None": (lambda: E.hidden_deltas(P, X, None), "D must be an array"),
-    "sweep runs unknown activation": (lambda: SWEEP.runs("softmax", "xavier", 0.1), "activation"),
-    "sweep runs unknown lr": (lambda: SWEEP.runs("tanh", "xavier", 0.3), "no models with"),
+    "sweep at unknown config": (
+        lambda: SWEEP.at(E.Config("relu", "he", 0.1), 2),
+        "no configuration",
+    ),
+    "sweep at unknown update": (lambda: SWEEP.at(CFG, 1), "scored at updates"),
+    "sweep model unknown seed": (lambda: SWEEP.model(CFG, 7), "trained seeds"),
     "backward_course_output params list": (
         lambda: E.backward_course_output([P], cache(), D),
         "params must be the dict",

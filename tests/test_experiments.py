@@ -79,62 +79,168 @@ def test_relu_std1_diverges_with_the_course_derivative_only():
     assert all(d is None or d <= 10 for d in course.diverged_at)
 
 
-def test_small_sweep_matches_single_runs_and_tabulates():
-    sweep = E.run_sweep(
-        ("tanh", "relu"), ("xavier", "normal"), (0.1, 0.5), (0, 1), n_updates=300, eval_every=100
-    )
-    assert set(sweep.results) == {"tanh", "relu"}
-    assert len(sweep.models["tanh"]) == 2 * 2 * 2
-    # Model (xavier, 0.5, seed 1) of the tanh stack ends where a run on its own does.
-    k = sweep.models["tanh"].index(("xavier", 0.5, 1))
-    alone = R.train(
-        R.init_params(16, "xavier", rng=np.random.default_rng(1)),
+def alone(init, seed, activation, lr, n_updates, eval_every):
+    return R.train(
+        R.init_params(16, init, rng=np.random.default_rng(seed)),
         rng=np.random.default_rng(2024),
-        activation="tanh",
-        lr=0.5,
-        n_updates=300,
+        activation=activation,
+        lr=lr,
+        n_updates=n_updates,
+        eval_every=eval_every,
+    )
+
+
+def test_small_sweep_matches_single_runs():
+    C = E.Config
+    configs = [
+        C("tanh", "xavier", 0.5, 300),
+        C("tanh", "normal", 0.1, 200),
+        C("relu", "he", 0.1, 100),
+    ]
+    sweep = E.run_sweep(configs, seeds=(0, 1), checkpoints=(100, 200))
+    assert sweep.checkpoints == {
+        configs[0]: (100, 200, 300),
+        configs[1]: (100, 200),
+        configs[2]: (100,),
+    }
+    assert sweep.accuracy[configs[0]].shape == (3, 2)
+    # Every model ends where a run on its own with the same start and pairs does, and the
+    # stack leaves the shorter runs behind without disturbing the others.
+    for c in configs:
+        for seed in (0, 1):
+            ref = alone(c.init, seed, c.activation, c.lr, c.n_updates, 100)
+            np.testing.assert_allclose(sweep.model(c, seed)["W"], ref.params["W"], rtol=1e-10)
+            np.testing.assert_allclose(sweep.accuracy[c][:, seed], ref.accuracy[1:])
+            assert sweep.diverged_at[c][seed] is None
+    np.testing.assert_array_equal(sweep.at(configs[0], 200), sweep.accuracy[configs[0]][1])
+    with pytest.raises(ValueError, match="scored at updates"):
+        sweep.at(configs[2], 200)
+
+
+def test_sweep_stacks_by_activation_and_hidden_size():
+    C = E.Config
+    configs = [C("tanh", "xavier", 0.1, 100, hidden_size=4), C("tanh", "xavier", 0.1, 100)]
+    sweep = E.run_sweep(configs, seeds=(3,), checkpoints=())
+    assert sweep.model(configs[0], 3)["W"].shape == (4, 4)
+    assert sweep.model(configs[1], 3)["W"].shape == (16, 16)
+    small = R.train(
+        R.init_params(4, "xavier", rng=np.random.default_rng(3)),
+        rng=np.random.default_rng(2024),
+        n_updates=100,
         eval_every=100,
     )
-    np.testing.assert_allclose(sweep.results["tanh"].params["W"][k], alone.params["W"], rtol=1e-12)
-    np.testing.assert_allclose(sweep.results["tanh"].accuracy[:, k], alone.accuracy)
-    assert sweep.indices("tanh", "xavier", 0.5) == [2, 3]
-    runs = sweep.runs("tanh", "xavier", 0.5)
-    assert [r["seed"] for r in runs] == [0, 1]
-    rows = E.sweep_rows(sweep)
-    assert len(rows) == 8
-    assert (rows[0].activation, rows[0].init, rows[0].lr, rows[0].n_runs) == (
-        "tanh",
-        "xavier",
-        0.1,
-        2,
+    np.testing.assert_allclose(sweep.model(configs[0], 3)["W"], small.params["W"], rtol=1e-10)
+    assert sweep.accuracy[configs[0]][0, 0] == small.accuracy[-1]
+    assert configs[0].label() == "tanh, Xavier, lr 0.1, 4 hidden units"
+    assert (
+        E.Config("tanh", "normal", 0.1, std=10**-0.5).label() == "tanh, normal(std=0.316), lr 0.1"
     )
-    table = E.sweep_table(rows).splitlines()
-    assert len(table) == 2 + 8
+    line = E.check_claims(sweep, [E.Claim(configs[0], 100, at_most=1)]).splitlines()[-1]
+    assert line.split()[:5] == ["tanh", "Xavier", "0.1", "4", "100"]
+
+
+def test_sweep_keeps_diverged_models_finite():
+    # The course's output derivative overflows std-1 ReLU networks within a few updates
+    # (test_relu_std1_diverges_with_the_course_derivative_only); He-initialized ones go on.
+    C = E.Config
+    configs = [C("relu", "normal", 0.1, 50), C("relu", "he", 0.1, 50)]
+    seeds = (0, 1, 2, 3, 4)
+    sweep = E.run_sweep(configs, seeds, (25,), backward_fn=E.backward_course_output)
+    assert sum(d is not None for d in sweep.diverged_at[configs[0]]) >= 2
+    assert all(d is None or d <= 10 for d in sweep.diverged_at[configs[0]])
+    assert sweep.diverged_at[configs[1]] == [None] * 5
+    for c in configs:
+        assert np.all(np.isfinite(sweep.accuracy[c]))
+        assert all(np.all(np.isfinite(v)) for v in sweep.params[c].values())
+
+
+def test_claims_are_checked_and_printed_without_counts():
+    c = E.Config("tanh", "xavier", 0.1, 200)
+    sweep = E.run_sweep([c], seeds=(0, 1, 2, 3), checkpoints=())
+    n100 = int(np.sum(sweep.at(c, 200) == 1.0))
+    n_low = int(np.sum(sweep.at(c, 200) < 0.5))
+    claims = [
+        E.Claim(c, 200, at_least=n100),
+        E.Claim(c, 200, at_most=n_low, below=0.5),
+        E.Claim(c, 200, at_least=0, at_most=4),
+        E.Claim(c, 200, at_least=4, below=1.01),
+        E.Claim(c, 200, at_most=0, below=0.0),
+    ]
+    table = E.check_claims(sweep, claims).splitlines()
+    assert len(table) == 2 + len(claims) and len({len(line) for line in table}) == 1
     assert table[0].startswith("activation") and set(table[1]) == {"-"}
-    assert "normal(std=1)" in table[-1] and "of 2" in table[-1]
-    assert len({len(line) for line in table}) == 1  # fixed width
+    assert "every sum right" in table[2] and "below 50% right" in table[3]
+    assert "at least 0 and at most 4 of 4" in table[4]
+    assert "all 4" in table[5] and "none" in table[6]
+    with pytest.raises(AssertionError, match=f"measured {n100} of 4"):
+        E.check_claims(
+            sweep, [E.Claim(c, 200, at_most=n100 - 1)] if n100 else [E.Claim(c, 200, at_least=1)]
+        )
+    with pytest.raises(ValueError, match="at_least or at_most"):
+        E.check_claims(sweep, [E.Claim(c, 200)])
 
 
-def test_sweep_rows_count_firsts_and_divergence():
-    sweep = E.run_sweep(
-        ("relu",), ("normal",), (0.1,), (0, 1, 2, 3, 4), n_updates=20, eval_every=10
-    )
-    (row,) = E.sweep_rows(sweep)
-    assert row.n_runs == 5 and row.n_perfect == 0 and row.median_first is None
-    assert row.n_diverged == 0
-    assert "-" in E.sweep_table([row]).splitlines()[-1]
+def test_plot_sweep_draws_a_panel_per_configuration():
+    import matplotlib.pyplot as plt
+
+    from rnn_lesson.plots import plot_sweep
+
+    C = E.Config
+    configs = [C("tanh", "xavier", 0.1, 40), C("tanh", "he", 0.1, 40), C("relu", "he", 0.1, 40)]
+    fig = plot_sweep(E.run_sweep(configs, seeds=(0, 1), checkpoints=(20,)))
+    try:
+        visible = [ax for ax in fig.axes if ax.axison]
+        assert len(visible) == 3 and all(ax.get_xlabel() == "update" for ax in visible)
+        assert len(visible[0].lines) == 2
+    finally:
+        plt.close(fig)  # leave no pyplot figure behind for the other tests
 
 
 def test_run_sweep_rejects_bad_input():
+    C = E.Config
     with pytest.raises(ValueError, match="initializer"):
-        E.run_sweep(inits=("uniform",))
+        E.run_sweep([C("tanh", "uniform", 0.1)])
     with pytest.raises(ValueError, match="at least one"):
-        E.run_sweep(seeds=())
+        E.run_sweep([C("tanh", "xavier", 0.1)], seeds=())
+    with pytest.raises(ValueError, match="learning rate"):
+        E.run_sweep([C("tanh", "xavier", -1.0)])
+    with pytest.raises(ValueError, match="hidden size"):
+        E.run_sweep([C("tanh", "xavier", 0.1, hidden_size=0)])
+    with pytest.raises(ValueError, match="distinct"):
+        E.run_sweep([C("tanh", "xavier", 0.1)] * 2)
+    with pytest.raises(ValueError, match="Config"):
+        E.run_sweep([("tanh", "xavier", 0.1)])
+    with pytest.raises(ValueError, match="backward_fn"):
+        E.run_sweep([C("tanh", "xavier", 0.1)], backward_fn="course")
+
+
+def test_accuracy_all_pairs_is_evaluate_all_pairs_accuracy():
+    starts = [
+        ("normal", 0, "tanh"),
+        ("xavier", 1, "tanh"),
+        ("he", 2, "relu"),
+        ("normal", 3, "relu"),
+    ]
+    for init, seed, activation in starts:
+        p = R.init_params(16, init, rng=np.random.default_rng(seed))
+        for n_updates in (1, 300, 1500):  # from nearly nothing right to nearly everything
+            q = R.train(
+                p,
+                rng=np.random.default_rng(seed),
+                activation=activation,
+                n_updates=n_updates,
+                eval_every=n_updates,
+            )
+            assert E.accuracy_all_pairs(q.params, activation) == q.accuracy[-1]
+    p = R.init_params(4, "xavier", rng=np.random.default_rng(0))
+    assert E.accuracy_all_pairs(p, "sigmoid", T=3) == R.evaluate_all_pairs(p, "sigmoid", T=3)[1]
+    with pytest.raises(ValueError, match="one model"):
+        E.accuracy_all_pairs(R.stack_params([p, p]), "tanh")
 
 
 def test_hidden_deltas_take_a_numpy_integer_step():
     # A step from numpy (e.g. T - 1 with T an np.int64) was refused as "not a step".
-    X, D = small_batch()
-    p = params_with_biases()
+    p = R.init_params(4, "xavier", rng=np.random.default_rng(0))
+    X, D = R.make_batch(*R.random_pairs(np.random.default_rng(1), 3, 8), 8)
     plain, _ = E.hidden_deltas(p, X, D, from_step=7)
     np.testing.assert_array_equal(E.hidden_deltas(p, X, D, from_step=np.int64(7))[0], plain)
