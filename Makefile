@@ -26,7 +26,7 @@ lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/01_concept.ipynb $(LAB_ARGS)
 
 # The notebooks run under nbval in several numerical worlds (scripts/run_worlds.py): the
-# machine as it is, and other BLAS kernels and numpy SIMD settings, two at a time.
+# machine as it is, and other BLAS kernels and numpy SIMD settings, side by side.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests

@@ -24,8 +24,13 @@ are used.
     python scripts/run_worlds.py --world nehalem      one world
     python scripts/run_worlds.py notebooks/04_training.ipynb --jobs 1
 
-Worlds run ``--jobs`` at a time (default 2), each as its own pytest process; a failing
+Worlds run ``--jobs`` at a time (default: one more than the machine has cores, so that no
+core idles while the last world finishes), each as its own pytest process; a failing
 world's whole output is printed. The last line reads "worlds: N passed, M failed".
+
+Notebooks 01 and 02 train nothing: every number they print comes from a fixed computation
+on fixed inputs. When no notebooks are named, they run in the default world only, and the
+other worlds re-execute the notebooks that train (03 onwards).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NO_TRAINING = ("01_concept.ipynb", "02_forward_pass.ipynb")  # checked in the default world
 
 
 def _no_simd() -> str:
@@ -121,9 +127,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
     parser.add_argument("--world", action="append", choices=sorted(known), help="repeatable")
-    parser.add_argument("--jobs", type=int, default=2, help="worlds at a time (default 2)")
+    cores = os.cpu_count() or 1
+    parser.add_argument(
+        "--jobs", type=int, default=cores + 1, help=f"worlds at a time (default {cores + 1})"
+    )
     args = parser.parse_args()
-    notebooks = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
+    every = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
+    training = every if args.notebooks else [n for n in every if Path(n).name not in NO_TRAINING]
     chosen = {w: known[w] for w in (args.world or known)}
     if not args.world:  # drop a world that only names the kernel the default uses anyway
         default = describe(dict(os.environ))
@@ -134,7 +144,10 @@ def main() -> int:
                 del chosen[name]
     print(f"nbval in {len(chosen)} numerical worlds, {args.jobs} at a time:", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        jobs = [pool.submit(run_world, w, env, notebooks) for w, env in chosen.items()]
+        jobs = [
+            pool.submit(run_world, w, env, every if w == "default" else training)
+            for w, env in chosen.items()
+        ]
         results = []
         for job in jobs:
             head, ok, output = job.result()
