@@ -4,11 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import DIVERGES
 
 import rnn_lesson as R
 from rnn_lesson.through_time import global_grad_norm
-
-DIVERGES = {"activation": "relu", "lr": 1e45}  # as in test_train: overflows within a few updates
 
 
 def start(seed=0, init="xavier", H=8):
@@ -123,37 +122,14 @@ def test_clipping_in_a_stack_is_per_model_and_equals_separate_runs():
             )
         np.testing.assert_allclose(stacked.grad_norm[:, k], alone.grad_norm, rtol=1e-10)
     # one clip_norm for the whole stack: each model is clipped by its own norm
-    same = R.train(
-        R.stack_params(ms),
-        rng=np.random.default_rng(6),
-        lr=0.5,
-        n_updates=40,
-        batch_size=3,
-        eval_every=40,
-        clip_norm=0.2,
-    )
-    alone = R.train(
-        ms[2],
-        rng=np.random.default_rng(6),
-        lr=0.5,
-        n_updates=40,
-        batch_size=3,
-        eval_every=40,
-        clip_norm=0.2,
-    )
+    settings = {"lr": 0.5, "n_updates": 40, "batch_size": 3, "eval_every": 40, "clip_norm": 0.2}
+    same = R.train(R.stack_params(ms), rng=np.random.default_rng(6), **settings)
+    alone = R.train(ms[2], rng=np.random.default_rng(6), **settings)
     np.testing.assert_allclose(same.params["W"][2], alone.params["W"], rtol=1e-10, atol=1e-12)
 
 
-def test_grad_norm_of_a_diverging_run_ends_where_its_loss_ends():
-    ms = [R.init_params(16, "normal", rng=np.random.default_rng(s)) for s in (0, 1)]
-    result = R.train(
-        R.stack_params(ms),
-        rng=np.random.default_rng(0),
-        activation="relu",
-        lr=[0.01, DIVERGES["lr"]],
-        n_updates=300,
-        eval_every=50,
-    )
+def test_grad_norm_of_a_diverging_run_ends_where_its_loss_ends(diverging_stack):
+    ms, result = diverging_stack
     d = result.diverged_at[1]
     assert result.diverged_at[0] is None and d is not None
     assert np.all(np.isfinite(result.grad_norm)) and result.grad_norm.shape == result.loss.shape

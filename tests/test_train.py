@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import DIVERGES
 
 import rnn_lesson as R
 
@@ -131,7 +132,6 @@ def test_given_params_are_not_changed():
 # Divergence. This network rarely diverges: a saturated output sigmoid has a zero slope,
 # so large weights stall rather than explode. An absurd learning rate does it: after one
 # update the weights are ~1e45, and the next forward pass overflows (relu does not saturate).
-DIVERGES = {"activation": "relu", "lr": 1e45}
 
 
 def check_diverged_run(result, model=None):
@@ -181,16 +181,8 @@ def test_weights_too_large_to_evaluate_are_refused():
         R.train(stack, rng=np.random.default_rng(0), activation="relu", n_updates=50)
 
 
-def test_in_a_stack_only_the_diverging_model_stops():
-    ms = [R.init_params(16, "normal", rng=np.random.default_rng(s)) for s in (0, 1)]
-    result = R.train(
-        R.stack_params(ms),
-        rng=np.random.default_rng(0),
-        activation="relu",
-        lr=[0.01, DIVERGES["lr"]],
-        n_updates=300,
-        eval_every=50,
-    )
+def test_in_a_stack_only_the_diverging_model_stops(diverging_stack):
+    ms, result = diverging_stack
     assert result.diverged_at[0] is None
     d = check_diverged_run(result, model=1)
     assert result.updates[-1] == 300  # the healthy model trained on to the end
@@ -245,18 +237,10 @@ def test_a_diverged_run_leaves_no_nan_in_its_history():
     assert len(result.updates) == len(result.loss) == len(result.curve()[0]) >= 1
 
 
-def test_in_a_stack_a_diverged_model_keeps_its_last_finite_point():
+def test_in_a_stack_a_diverged_model_keeps_its_last_finite_point(diverging_stack):
     # Model 1 diverges early; model 0 trains to the end. Model 1's column holds no NaN: after
     # its last finite evaluation it repeats that point, and curve(1) stops there.
-    ms = [R.init_params(16, "normal", rng=np.random.default_rng(s)) for s in (0, 1)]
-    result = R.train(
-        R.stack_params(ms),
-        rng=np.random.default_rng(0),
-        activation="relu",
-        lr=[0.01, DIVERGES["lr"]],
-        n_updates=300,
-        eval_every=50,
-    )
+    ms, result = diverging_stack
     d = result.diverged_at[1]
     assert d is not None and result.diverged_at[0] is None
     assert np.all(np.isfinite(result.loss)) and np.all(np.isfinite(result.accuracy))
