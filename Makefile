@@ -14,12 +14,22 @@ LAB_ARGS ?=
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e .
+# pip puts uv (https://docs.astral.sh/uv/) into the venv, and uv installs the rest: the same
+# packages from PyPI, about four times faster than pip (JupyterLab brings ~100 of them).
+# To install with pip alone: make lab INSTALL="$(VENV)/bin/python -m pip install"
+INSTALL ?= $(BIN)/uv pip install --python $(BIN)/python
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+
+UV := $(if $(findstring /uv pip,$(INSTALL)),$(BIN)/uv)
+
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python $(UV)
+	$(INSTALL) -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-lab
-	$(BIN)/python -m pip install -e ".[test]"
+	$(INSTALL) -e ".[test]"
 	touch $@
 
 lab: $(VENV)/.installed-lab

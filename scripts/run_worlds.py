@@ -25,8 +25,8 @@ are used.
     python scripts/run_worlds.py notebooks/04_training.ipynb --jobs 1
 
 Worlds run ``--jobs`` at a time (default: one more than the machine has cores, so that no
-core idles while the last world finishes), each as its own pytest process; a failing
-world's whole output is printed. The last line reads "worlds: N passed, M failed".
+core idles while the last world finishes), each as its own pytest process with one BLAS
+thread; a failing world's whole output is printed. The last line reads "worlds: N passed, M failed".
 
 Notebooks 01 and 02 train nothing: every number they print comes from a fixed computation
 on fixed inputs. When no notebooks are named, they run in the default world only, and the
@@ -108,9 +108,16 @@ def describe(env: dict[str, str]) -> str:
     return run.stdout.strip() or f"(could not tell: {run.stderr.strip()[-200:]})"
 
 
-def run_world(name: str, extra: dict[str, str], notebooks: list[str]) -> tuple[str, bool, str]:
+def run_world(
+    name: str, extra: dict[str, str], notebooks: list[str], side_by_side: bool
+) -> tuple[str, bool, str]:
     env = {**os.environ, **extra}
-    if extra:  # worlds run side by side: one BLAS thread each, so they do not fight for cores
+    if side_by_side:
+        # One BLAS thread per world, the default world included. OpenBLAS's extra threads
+        # spin while they wait for work: with the worlds already filling every core, a second
+        # thread made notebook 04 burn 91 s of CPU instead of 55 s, and slowed the other
+        # worlds. OpenBLAS splits a matrix product between threads by whole entries of the
+        # result, so one thread gives the same numbers. A value set by the caller wins.
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
     start = time.perf_counter()
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -142,10 +149,11 @@ def main() -> int:
             if list(extra) == ["OPENBLAS_CORETYPE"] and f"kernel {core};" in default:
                 print(f"skip {name}: the default world already runs {core} ({default})")
                 del chosen[name]
+    side_by_side = args.jobs > 1 and len(chosen) > 1
     print(f"nbval in {len(chosen)} numerical worlds, {args.jobs} at a time:", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         jobs = [
-            pool.submit(run_world, w, env, every if w == "default" else training)
+            pool.submit(run_world, w, env, every if w == "default" else training, side_by_side)
             for w, env in chosen.items()
         ]
         results = []
