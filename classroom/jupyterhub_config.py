@@ -18,6 +18,7 @@
 #   CLASSROOM_HOME_BASE     where student homes are created (default /home)
 #   CLASSROOM_STATE_DIR     the hub's database and cookie secret (default classroom/state)
 #   CLASSROOM_CULL_TIMEOUT  seconds without activity before a server is stopped (default 3600)
+#   CLASSROOM_CULL_EVERY    seconds between the culler's checks (default 300)
 #   CLASSROOM_HUB_PORT, CLASSROOM_PROXY_API_PORT  internal ports on 127.0.0.1 (8081, 8001)
 #   loadtest mode only:
 #   CLASSROOM_TEST_PASSWORD the one password of the simulated students
@@ -51,6 +52,7 @@ GROUP = os.environ.get("CLASSROOM_GROUP", "rnn-students")
 HOME_BASE = Path(os.environ.get("CLASSROOM_HOME_BASE", "/home"))
 STATE_DIR = Path(os.environ.get("CLASSROOM_STATE_DIR", str(HERE / "state")))
 CULL_TIMEOUT = int(os.environ.get("CLASSROOM_CULL_TIMEOUT", "3600"))
+CULL_EVERY = int(os.environ.get("CLASSROOM_CULL_EVERY", "300"))
 IP = os.environ.get("CLASSROOM_IP", "127.0.0.1")
 PORT = int(os.environ.get("CLASSROOM_PORT", "8000"))
 HUB_PORT = int(os.environ.get("CLASSROOM_HUB_PORT", "8081"))
@@ -193,7 +195,7 @@ c.JupyterHub.services = [
             "-m",
             "jupyterhub_idle_culler",
             f"--timeout={CULL_TIMEOUT}",
-            "--cull-every=300",
+            f"--cull-every={CULL_EVERY}",
         ],
     }
 ]

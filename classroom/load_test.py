@@ -59,6 +59,8 @@ EXPLORER_CHANGE = (
     "print(f'@@kernel_s={time.perf_counter() - _t:.4f}')\n"
 )
 ANSWER_WITHIN_S = 2.0
+# The culler check: a server idle this long is stopped; the culler looks this often.
+CULL_TIMEOUT, CULL_EVERY = 20, 5
 MAX_STUDENTS = 100
 
 
@@ -193,28 +195,43 @@ def run_as(user: str, args: list[str]) -> subprocess.CompletedProcess:
 
 
 class Cleanup:
-    """Everything the test created, undone in reverse: hub, leftover processes, accounts."""
+    """Everything the test created, undone: hubs, leftover processes, accounts, folders."""
 
     def __init__(self, prefix: str, group: str) -> None:
         self.prefix, self.group = prefix, group
-        self.hub: subprocess.Popen | None = None
+        self.hubs: list[tuple[subprocess.Popen, Path]] = []
         self.dirs: list[Path] = []
+        self.killed: list[int] = []
+        self.stopped: set[int] = set()
         self.log: list[str] = []
 
     def test_accounts(self) -> list[pwd.struct_passwd]:
         return [a for a in pwd.getpwall() if re.fullmatch(rf"{self.prefix}[0-9]+", a.pw_name)]
 
-    def descendants(self) -> dict[int, int]:
-        """The processes the hub started (proxy, culler, servers) and theirs: pid -> start time."""
-        if self.hub is None:
-            return {}
+    def start_hub(self, env: dict[str, str], state: Path) -> subprocess.Popen:
+        """Start a hub with its state (database, log, proxy's pid file) in `state`."""
+        with open(state / "hub.log", "w") as log:
+            hub = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", str(HERE / "jupyterhub_config.py")],
+                cwd=state,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.hubs.append((hub, state))
+        return hub
+
+    @staticmethod
+    def descendants(root: int) -> dict[int, int]:
+        """The processes `root` started (proxy, culler, servers) and theirs: pid -> start time."""
         children: dict[int, list[int]] = {}
         for pid in pids_where(lambda p: True):
             try:
                 children.setdefault(parent_of(pid), []).append(pid)
             except (FileNotFoundError, ProcessLookupError):
                 pass
-        found, todo = {}, [self.hub.pid]
+        found, todo = {}, [root]
         while todo:
             for child in children.get(todo.pop(), []):
                 try:
@@ -224,38 +241,45 @@ class Cleanup:
                     pass
         return found
 
-    def run(self) -> None:
-        started = self.descendants()
-        pid_file = self.dirs[0] / "proxy.pid" if self.dirs else None
-        if pid_file is not None and pid_file.exists():  # the proxy, even if the hub died early
+    def kill(self, test) -> None:
+        for pid in pids_where(test):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                self.killed.append(pid)
+            except ProcessLookupError:
+                pass
+
+    def stop_hub(self, hub: subprocess.Popen, state: Path) -> None:
+        """Stop a hub (it stops its servers and proxy), then kill whatever it left running."""
+        if hub.pid in self.stopped:
+            return
+        self.stopped.add(hub.pid)
+        started = self.descendants(hub.pid) if hub.poll() is None else {}
+        pid_file = state / "proxy.pid"
+        if pid_file.exists():  # the proxy, even if the hub died early
             try:
                 proxy = int(pid_file.read_text().strip())
                 started[proxy] = start_time(proxy)
             except (ValueError, FileNotFoundError, ProcessLookupError):
                 pass
-        if self.hub is not None and self.hub.poll() is None:
-            self.hub.send_signal(signal.SIGTERM)  # the hub stops the servers and the proxy
+        if hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)
             try:
-                self.hub.wait(60)
+                hub.wait(60)
             except subprocess.TimeoutExpired:
-                self.hub.kill()
-                self.hub.wait(10)
+                hub.kill()
+                hub.wait(10)
+        self.kill(
+            lambda p: started.get(p, -1) == start_time(p) or hub.pid in (os.getsid(p), parent_of(p))
+        )
+
+    def run(self) -> None:
+        for hub, state in self.hubs:
+            self.stop_hub(hub, state)
         uids = {a.pw_uid for a in self.test_accounts()}
-        session = self.hub.pid if self.hub is not None else None
-
-        def ours(pid: int) -> bool:
-            if uid_of(pid) in uids or started.get(pid, -1) == start_time(pid):
-                return True
-            return session is not None and session in (os.getsid(pid), parent_of(pid))
-
-        leftover = pids_where(ours)
-        for pid in leftover:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if leftover:
-            self.log.append(f"killed {len(leftover)} leftover process(es): {leftover}")
+        self.kill(lambda p: uid_of(p) in uids)
+        if self.killed:
+            self.log.append(f"killed {len(self.killed)} leftover process(es): {self.killed}")
             time.sleep(1)
         for account in self.test_accounts():
             done = subprocess.run(["userdel", "-r", account.pw_name], capture_output=True)
@@ -272,8 +296,8 @@ class Cleanup:
         if remaining:
             self.log.append(f"accounts left behind: {remaining}")
         self.log.append(
-            f"cleanup: hub stopped, {len(leftover)} process(es) killed after it, "
-            f"test accounts removed: {'yes' if not remaining else 'NO'}"
+            f"cleanup: {len(self.hubs)} hub(s) stopped, {len(self.killed)} process(es) killed "
+            f"after them, test accounts removed: {'yes' if not remaining else 'NO'}"
         )
 
 
@@ -635,7 +659,9 @@ def culler_running(hub_pid: int) -> bool:
     return bool(pids_where(is_culler))
 
 
-def report(args, students, checks, hub_mem, load_before, load_after, culler, elapsed) -> bool:
+def report(
+    args, students, checks, hub_mem, load_before, load_after, culler, culled, elapsed
+) -> bool:
     mib = 2**20
     n = len(students)
     failures = [(s.name, f) for s in students for f in s.failures]
@@ -701,6 +727,13 @@ def report(args, students, checks, hub_mem, load_before, load_after, culler, ela
     wanted = sum(min(level, n) * args.changes for level in levels)
     print(f"explorer changes answered: {changes} of {wanted}")
     print(f"idle culler running as a hub service: {'yes' if culler else 'NO'}")
+    cull_text = (
+        f"idle server culled {culled:.0f} s after it started (culler timeout {CULL_TIMEOUT} s, "
+        f"checks every {CULL_EVERY} s)"
+        if culled is not None
+        else "idle server NOT culled"
+    )
+    print(cull_text)
     print(f"\nfailures: {len(failures)}")
     for name, f in failures:
         print(f"  {name}: {f}")
@@ -708,12 +741,13 @@ def report(args, students, checks, hub_mem, load_before, load_after, culler, ela
     lines += [
         f"isolation: {refused} of {len(checks)} attempts on another student's server or files "
         f"refused; failures: {len(failures)}; explorer changes answered: {changes} of {wanted}",
+        cull_text,
     ]
     print("\n" + "\n".join(lines))
     expected = len(levels) * args.changes
     complete = changes == wanted
     isolated = len(checks) > 0 and all(ok for _, ok, _ in checks) if n >= 2 else True
-    passed = not failures and complete and isolated and culler
+    passed = not failures and complete and isolated and culler and culled is not None
     print(
         f"\nclassroom-check: {'PASSED' if passed else 'FAILED'} ({n} students, "
         f"{expected} rounds of explorer changes, {len(checks)} isolation checks)"
@@ -721,10 +755,7 @@ def report(args, students, checks, hub_mem, load_before, load_after, culler, ela
     return passed
 
 
-async def run(args, hub_proc: subprocess.Popen, hub: Hub, names: list[str], t_end: float):
-    students = [Student(name) for name in names]
-    deadline = t_end - 30  # leave time to report and clean up
-    # Wait for the hub to answer.
+async def wait_for_hub(hub: Hub, hub_proc: subprocess.Popen, deadline: float) -> None:
     probe = Student("probe")
     while True:
         if hub_proc.poll() is not None:
@@ -732,12 +763,35 @@ async def run(args, hub_proc: subprocess.Popen, hub: Hub, names: list[str], t_en
         try:
             resp = await hub.request(probe, "GET", "/hub/api/", auth=None, timeout=5)
             if resp.code == 200:
-                break
+                return
         except OSError:
             pass
         if time.monotonic() > deadline:
             raise TimeoutError("the hub did not come up")
         await asyncio.sleep(0.5)
+
+
+async def cull_check(hub: Hub, hub_proc: subprocess.Popen, name: str, deadline: float) -> float:
+    """Sign in, start a server, leave it idle: seconds until the culler stopped it."""
+    await wait_for_hub(hub, hub_proc, deadline)
+    student = Student(name)
+    await hub.login(student)
+    await hub.start_server(student, deadline)
+    started = time.monotonic()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(2)
+        resp = await hub.request(student, "GET", f"/hub/api/users/{name}")
+        if resp.code != 200:
+            raise RuntimeError(f"user model: HTTP {resp.code}")
+        if not json.loads(resp.body).get("servers"):
+            return time.monotonic() - started
+    raise TimeoutError("the idle server was not culled in time")
+
+
+async def run(args, hub_proc: subprocess.Popen, hub: Hub, names: list[str], t_end: float):
+    students = [Student(name) for name in names]
+    deadline = t_end - 30  # leave time to report and clean up
+    await wait_for_hub(hub, hub_proc, deadline)
     print(f"hub up at {hub.base}; {len(students)} students sign in and start their servers")
     stop = asyncio.Event()
     sampler = MemorySampler(names)
@@ -759,6 +813,13 @@ async def run(args, hub_proc: subprocess.Popen, hub: Hub, names: list[str], t_en
     for pid in pids_where(lambda p: hub_proc.pid in (p, parent_of(p)) and uid_of(p) == 0):
         hub_rss += memory_of(pid)[0]
     return students, checks, {"students": sampler.peak, "hub": hub_rss}
+
+
+def print_log_tail(state: Path, lines: int = 40) -> None:
+    log = state / "hub.log"
+    if log.exists():
+        tail = log.read_text().splitlines()[-lines:]
+        print(f"last lines of {log}:\n  " + "\n  ".join(tail))
 
 
 def preflight(args) -> None:
@@ -810,58 +871,79 @@ def main(argv: list[str] | None = None) -> int:
         homes.chmod(0o755)  # each home inside is 0700
         cleanup.dirs += [state, homes]
         password = secrets.token_urlsafe(24)
-        port, hub_port, api_port = free_port(), free_port(), free_port()
-        env = {
-            **os.environ,
-            "CLASSROOM_MODE": "loadtest",
-            "CLASSROOM_IP": HOST,
-            "CLASSROOM_PORT": str(port),
-            "CLASSROOM_HUB_PORT": str(hub_port),
-            "CLASSROOM_PROXY_API_PORT": str(api_port),
-            "CLASSROOM_STATE_DIR": str(state),
-            "CLASSROOM_HOME_BASE": str(homes),
-            "CLASSROOM_GROUP": group,
-            "CLASSROOM_USER_PREFIX": prefix,
-            "CLASSROOM_TEST_PASSWORD": password,
-            "CLASSROOM_STUDENT_VENV": str(args.student_venv),
-            "CLASSROOM_NOTEBOOKS": str(REPO / "notebooks"),
-        }
-        log = open(state / "hub.log", "w")
-        cleanup.hub = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(HERE / "jupyterhub_config.py")],
-            cwd=state,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        hub = Hub(port, password)
+
+        def hub_env(state: Path, port: int, **more: str) -> dict[str, str]:
+            return {
+                **os.environ,
+                "CLASSROOM_MODE": "loadtest",
+                "CLASSROOM_IP": HOST,
+                "CLASSROOM_PORT": str(port),
+                "CLASSROOM_HUB_PORT": str(free_port()),
+                "CLASSROOM_PROXY_API_PORT": str(free_port()),
+                "CLASSROOM_STATE_DIR": str(state),
+                "CLASSROOM_HOME_BASE": str(homes),
+                "CLASSROOM_GROUP": group,
+                "CLASSROOM_USER_PREFIX": prefix,
+                "CLASSROOM_TEST_PASSWORD": password,
+                "CLASSROOM_STUDENT_VENV": str(args.student_venv),
+                "CLASSROOM_NOTEBOOKS": str(REPO / "notebooks"),
+                **more,
+            }
+
+        port = free_port()
+        hub_proc = cleanup.start_hub(hub_env(state, port), state)
         students, checks, memory = asyncio.run(
-            asyncio.wait_for(run(args, cleanup.hub, hub, names, t_end), t_end - time.monotonic())
+            asyncio.wait_for(
+                run(args, hub_proc, Hub(port, password), names, t_end), t_end - time.monotonic()
+            )
         )
-        culler = culler_running(cleanup.hub.pid)
-        # The environment was readable by the students: their kernels ran it. Show the hub's
-        # log lines about failures, if any, before it is deleted.
+        culler = culler_running(hub_proc.pid)
         if any(s.failures for s in students):
-            log.flush()
-            tail = (state / "hub.log").read_text().splitlines()[-40:]
-            print("last lines of the hub's log:\n  " + "\n  ".join(tail))
+            print_log_tail(state)
+        load_after = load_average()
+        cleanup.stop_hub(hub_proc, state)
+        # The culler at work: a second hub whose culler stops servers idle for CULL_TIMEOUT s.
+        cull_state = state / "cull"
+        cull_state.mkdir(mode=0o700)
+        port = free_port()
+        cull_hub = cleanup.start_hub(
+            hub_env(
+                cull_state,
+                port,
+                CLASSROOM_CULL_TIMEOUT=str(CULL_TIMEOUT),
+                CLASSROOM_CULL_EVERY=str(CULL_EVERY),
+            ),
+            cull_state,
+        )
+        print(f"idle culler check: one server left idle, culler timeout {CULL_TIMEOUT} s")
+        try:
+            culled = asyncio.run(
+                cull_check(
+                    Hub(port, password),
+                    cull_hub,
+                    f"{prefix}00",
+                    min(t_end, time.monotonic() + 180),
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 (reported as a failure of the check)
+            print(f"idle culler check failed: {type(exc).__name__}: {exc}")
+            print_log_tail(cull_state)
+            culled = None
         passed = report(
             args,
             students,
             checks,
             memory,
             load_before,
-            load_average(),
+            load_after,
             culler,
+            culled,
             time.monotonic() - t_start,
         )
     except (Exception, KeyboardInterrupt) as exc:
         print(f"classroom-check: FAILED: {type(exc).__name__}: {exc}")
-        state_log = cleanup.dirs[0] / "hub.log" if cleanup.dirs else None
-        if state_log is not None and state_log.exists():
-            tail = state_log.read_text().splitlines()[-40:]
-            print("last lines of the hub's log:\n  " + "\n  ".join(tail))
+        for _, state in cleanup.hubs:
+            print_log_tail(state)
     finally:
         cleanup.run()
         for line in cleanup.log:
