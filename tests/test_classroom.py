@@ -5,6 +5,7 @@ The load test itself (a hub, N students, their kernels) is `make classroom-check
 
 import grp
 import importlib.util
+import os
 import pwd
 import sys
 import types
@@ -27,7 +28,7 @@ LOADTEST_ENV = {
 
 def load_config(monkeypatch, env: dict[str, str]) -> tuple[Config, dict]:
     """Execute jupyterhub_config.py as JupyterHub does; return (config, its namespace)."""
-    for key in [k for k in __import__("os").environ if k.startswith("CLASSROOM_")]:
+    for key in [k for k in os.environ if k.startswith("CLASSROOM_")]:
         monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
