@@ -8,7 +8,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 
-.PHONY: lab test lint format bench execute lab-check clean
+.PHONY: lab test lint format bench execute lab-check clean classroom classroom-check \
+	classroom-venv classroom-deps
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
 $(BIN)/python:
@@ -71,5 +72,50 @@ lab-check: $(VENV)/.installed-lab
 		|| $(LABCHECK_VENV)/bin/python -m pip install playwright
 	$(LABCHECK_VENV)/bin/python scripts/check_explorer_in_lab.py --lab-python $(BIN)/python
 
+# A JupyterHub for a class (classroom/, README "Teaching with it"): one login, server and kernel
+# per student, each running as the student's own system account, so it needs root. The hub runs
+# in classroom/.venv-hub, the students' servers in CLASSROOM_STUDENT_VENV, a venv of this project
+# that every student account must be able to read (not under /root), built with a Python outside
+# /root too (CLASSROOM_PYTHON). The proxy comes from npm into classroom/node_modules.
+CLASSROOM_PYTHON ?= /usr/bin/python3
+CLASSROOM_STUDENT_VENV ?= /srv/rnn-lesson/venv
+HUB_VENV := classroom/.venv-hub
+N ?= 20
+CLASSROOM_CHECK_ARGS ?=
+
+$(HUB_VENV)/.installed: classroom/requirements-hub.txt
+	test -x $(HUB_VENV)/bin/python || $(CLASSROOM_PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install -r classroom/requirements-hub.txt
+	touch $@
+
+classroom/node_modules/.bin/configurable-http-proxy: classroom/package.json classroom/package-lock.json
+	cd classroom && npm ci --no-audit --no-fund
+	touch $@
+
+classroom-deps: $(HUB_VENV)/.installed classroom/node_modules/.bin/configurable-http-proxy
+
+# The students' environment: this project (installed, not editable, so the students need not
+# read this clone) and the hub's JupyterHub version for jupyterhub-singleuser. Re-run after
+# changing rnn_lesson.
+classroom-venv: $(HUB_VENV)/.installed
+	test -x $(CLASSROOM_STUDENT_VENV)/bin/python || $(CLASSROOM_PYTHON) -m venv $(CLASSROOM_STUDENT_VENV)
+	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q . \
+		"jupyterhub==$$($(HUB_VENV)/bin/python -c 'import jupyterhub; print(jupyterhub.__version__)')"
+	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
+	chmod -R a+rX $(CLASSROOM_STUDENT_VENV)
+
+# Start the hub for a class: make classroom CLASSROOM_TEACHER=<your hub name>
+# (listens on 127.0.0.1:8000; README "Teaching with it" says how to serve it to a class).
+classroom: classroom-deps classroom-venv
+	mkdir -p classroom/state && chmod 700 classroom/state
+	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) \
+		$(HUB_VENV)/bin/python -m jupyterhub -f classroom/jupyterhub_config.py
+
+# The load test: N simulated students (default 20) on a hub on 127.0.0.1. make classroom-check N=3
+classroom-check: classroom-deps classroom-venv
+	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) \
+		$(HUB_VENV)/bin/python classroom/load_test.py --students $(N) $(CLASSROOM_CHECK_ARGS)
+
 clean:
-	rm -rf $(VENV) $(LABCHECK_VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(LABCHECK_VENV) $(HUB_VENV) classroom/node_modules .pytest_cache .ruff_cache \
+		*.egg-info

@@ -1,0 +1,193 @@
+"""The classroom hub's configuration and the load test's arguments, checked without a hub.
+
+The load test itself (a hub, N students, their kernels) is `make classroom-check`.
+"""
+
+import grp
+import importlib.util
+import os
+import pwd
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from test_environment import conda_dependencies, parse_requirement
+from traitlets.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "classroom" / "jupyterhub_config.py"
+LOADTEST_ENV = {
+    "CLASSROOM_MODE": "loadtest",
+    "CLASSROOM_USER_PREFIX": "rnnltab12",
+    "CLASSROOM_TEST_PASSWORD": "a-password-of-24-letters",
+    "CLASSROOM_STUDENT_VENV": "/srv/some/venv",
+    "CLASSROOM_PORT": "18000",
+}
+
+
+def load_config(monkeypatch, env: dict[str, str]) -> tuple[Config, dict]:
+    """Execute jupyterhub_config.py as JupyterHub does; return (config, its namespace)."""
+    for key in [k for k in os.environ if k.startswith("CLASSROOM_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(CONFIG)}
+    exec(compile(CONFIG.read_text(), str(CONFIG), "exec"), namespace)
+    return config, namespace
+
+
+def load_test_module():
+    spec = importlib.util.spec_from_file_location("load_test", ROOT / "classroom" / "load_test.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["load_test"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_loadtest_mode_listens_on_loopback_with_the_dummy_authenticator(monkeypatch):
+    c, _ = load_config(monkeypatch, LOADTEST_ENV)
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:18000"
+    assert c.JupyterHub.hub_ip == "127.0.0.1"
+    assert c.ConfigurableHTTPProxy.api_url.startswith("http://127.0.0.1:")
+    assert c.JupyterHub.authenticator_class == "dummy"
+    assert c.DummyAuthenticator.password == LOADTEST_ENV["CLASSROOM_TEST_PASSWORD"]
+    assert c.Authenticator.username_pattern == r"^rnnltab12[0-9]+$"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"CLASSROOM_IP": "0.0.0.0"}, "127.0.0.1 only"),
+        ({"CLASSROOM_USER_PREFIX": ""}, "CLASSROOM_USER_PREFIX"),
+        ({"CLASSROOM_USER_PREFIX": "Root"}, "CLASSROOM_USER_PREFIX"),
+        ({"CLASSROOM_TEST_PASSWORD": "short"}, "CLASSROOM_TEST_PASSWORD"),
+        ({"CLASSROOM_MODE": "open"}, "CLASSROOM_MODE"),
+    ],
+)
+def test_loadtest_mode_refuses_unsafe_settings(monkeypatch, change, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(monkeypatch, {**LOADTEST_ENV, **change})
+
+
+def test_teach_mode_needs_a_teacher(monkeypatch):
+    with pytest.raises(ValueError, match="CLASSROOM_TEACHER"):
+        load_config(monkeypatch, {"CLASSROOM_MODE": "teach"})
+    with pytest.raises(ValueError, match="CLASSROOM_TEACHER"):
+        load_config(monkeypatch, {"CLASSROOM_TEACHER": "Miss Smith"})
+
+
+def test_teach_mode_uses_nativeauthenticator_with_the_teacher_approving(monkeypatch, tmp_path):
+    # The hub's venv has nativeauthenticator; the project's venv does not. The config only
+    # needs its folder of templates, so a module object that names a folder stands in for it.
+    fake = types.ModuleType("nativeauthenticator")
+    fake.__file__ = str(tmp_path / "__init__.py")
+    monkeypatch.setitem(sys.modules, "nativeauthenticator", fake)
+    c, _ = load_config(monkeypatch, {"CLASSROOM_TEACHER": "teacher"})
+    assert c.JupyterHub.authenticator_class == "native"
+    assert c.NativeAuthenticator.open_signup is False
+    assert c.Authenticator.admin_users == {"teacher"}
+    assert c.JupyterHub.template_paths == [str(tmp_path / "templates")]
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"  # served to a class via a proxy
+
+
+def test_each_student_gets_a_local_process_in_the_project_environment(monkeypatch):
+    c, ns = load_config(monkeypatch, LOADTEST_ENV)
+    assert c.JupyterHub.spawner_class == "localprocess"
+    assert c.Spawner.cmd == ["/srv/some/venv/bin/jupyterhub-singleuser"]
+    assert c.Spawner.environment["PATH"].startswith("/srv/some/venv/bin:")
+    assert c.Spawner.default_url == "/lab/tree/notebooks/01_concept.ipynb"
+    assert c.Spawner.pre_spawn_hook is ns["ensure_student_account"]
+
+
+def test_idle_servers_are_culled(monkeypatch):
+    c, _ = load_config(monkeypatch, {**LOADTEST_ENV, "CLASSROOM_CULL_TIMEOUT": "600"})
+    (service,) = c.JupyterHub.services
+    assert service["command"][1:4] == ["-m", "jupyterhub_idle_culler", "--timeout=600"]
+    (role,) = c.JupyterHub.load_roles
+    assert role["services"] == [service["name"]]
+    assert {"list:users", "read:users:activity", "delete:servers"} <= set(role["scopes"])
+
+
+@pytest.mark.parametrize("name", ["../etc", "Root", "a b", "x" * 40, "1abc"])
+def test_the_pre_spawn_hook_refuses_names_that_are_no_account_names(monkeypatch, name):
+    _, ns = load_config(monkeypatch, LOADTEST_ENV)
+    spawner = types.SimpleNamespace(user=types.SimpleNamespace(name=name))
+    with pytest.raises(ValueError, match="not usable as a system account name"):
+        ns["ensure_student_account"](spawner)
+
+
+def test_the_pre_spawn_hook_never_starts_a_server_as_an_account_it_did_not_create(monkeypatch):
+    # root exists, is not a member (gr_mem) of its own primary group, and has uid 0: refused
+    # before anything is created or copied.
+    root_group = grp.getgrgid(0).gr_name
+    assert "root" not in grp.getgrnam(root_group).gr_mem
+    _, ns = load_config(monkeypatch, {**LOADTEST_ENV, "CLASSROOM_GROUP": root_group})
+    spawner = types.SimpleNamespace(user=types.SimpleNamespace(name=pwd.getpwuid(0).pw_name))
+    with pytest.raises(PermissionError, match="outside the group"):
+        ns["ensure_student_account"](spawner)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--students", "0"],
+        ["--students", "101"],
+        ["--students", "many"],
+        ["--changes", "0"],
+        ["--time-limit", "10"],
+    ],
+)
+def test_the_load_test_refuses_bad_arguments(argv, capsys):
+    load_test = load_test_module()
+    with pytest.raises(SystemExit) as exit_:
+        load_test.parse_args(argv)
+    assert exit_.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_the_load_test_defaults_to_a_class_of_20():
+    args = load_test_module().parse_args([])
+    assert (args.students, args.changes) == (20, 3)
+
+
+def test_the_load_test_raises_concurrency_to_the_whole_class():
+    levels = load_test_module().concurrency_levels
+    assert levels(1) == [1]
+    assert levels(3) == [1, 2, 3]
+    assert levels(20) == [1, 2, 5, 10, 15, 20]
+    assert levels(24) == [1, 2, 5, 10, 15, 20, 24]
+    with pytest.raises(ValueError, match="at least 1"):
+        levels(0)
+
+
+def test_percentiles_are_nearest_rank():
+    percentile = load_test_module().percentile
+    values = [float(v) for v in range(20, 0, -1)]
+    assert percentile(values, 50) == 10.0
+    assert percentile(values, 95) == 19.0
+    assert percentile(values, 100) == 20.0
+    assert percentile([3.0], 95) == 3.0
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+
+
+def test_the_load_test_sends_traffic_to_loopback_only():
+    hub = load_test_module().Hub(18000, "password")
+    assert hub.url("/hub/login") == "http://127.0.0.1:18000/hub/login"
+    with pytest.raises(RuntimeError, match="127.0.0.1"):
+        hub.url("http://example.org/hub/login")
+
+
+def test_binder_installs_what_the_notebooks_need_and_the_package():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda, pip = conda_dependencies((ROOT / "binder" / "environment.yml").read_text())
+    assert "python=3.11" in conda and "pip" in conda
+    from_binder = dict(parse_requirement(r) for r in conda if r not in ("python=3.11", "pip"))
+    assert from_binder == dict(parse_requirement(r) for r in project["dependencies"])
+    assert pip == []  # rnn_lesson comes from postBuild, after the repository is copied in
+    post_build = ROOT / "binder" / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "repo2docker runs postBuild as a program"
+    assert "pip install --no-deps ." in post_build.read_text()
