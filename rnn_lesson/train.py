@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -141,6 +142,7 @@ def train(
     eval_at: Sequence[int] | None = None,
     should_stop: Callable[[], bool] | None = None,
     eval_overflow_stops: bool = True,
+    eval_in_background: bool = False,
 ) -> TrainResult:
     """Train with SGD; the given ``params`` are not changed (a copy is trained).
 
@@ -168,6 +170,9 @@ def train(
         as divergence at that update. False: only an update whose outputs or new weights are
         not finite does, so ``diverged_at`` is the same however often the run is evaluated;
         the model goes on training, and its curve ends at its last finite evaluation
+    eval_in_background: evaluate in a second thread while training goes on (the same
+        numbers, sooner on two cores); needs ``eval_overflow_stops=False`` and
+        ``stop_at_100=False``, since then no decision waits for an evaluation
     """
     params, lead, H = as_params(params)
     if len(lead) > 1:
@@ -180,6 +185,11 @@ def train(
     eval_every = positive_int(eval_every, "eval_every")
     boolean(stop_at_100, "stop_at_100")
     boolean(eval_overflow_stops, "eval_overflow_stops")
+    if boolean(eval_in_background, "eval_in_background") and (eval_overflow_stops or stop_at_100):
+        raise ValueError(
+            "eval_in_background=True needs eval_overflow_stops=False and stop_at_100=False: "
+            "with them, training would have to wait for every evaluation"
+        )
     checkpoints = None if eval_at is None else _checkpoints(eval_at, n_updates)
     if should_stop is not None:
         function(should_stop, "should_stop", "() -> bool", 0)
@@ -212,7 +222,18 @@ def train(
         clip = np.broadcast_to(np.asarray(clip, dtype=float), (K,))
 
     def record(n: int) -> None:
-        loss, acc = np.atleast_1d(*evaluate_unchecked(p, activation, T))
+        """Evaluate over all pairs at update n and append the row (in the background: only
+        start the evaluation; ``finish_background`` appends the row when it is done)."""
+        if pool is not None and n > 0:
+            future = pool.submit(_evaluate_quietly, p, activation, T)
+            pending.append((n, future, training.copy(), g_max.copy()))
+        else:
+            loss, acc = np.atleast_1d(*evaluate_unchecked(p, activation, T))
+            append(n, loss, acc, training, g_max.copy())
+        g_max[:] = 0.0
+
+    def append(n: int, loss, acc, training: np.ndarray, g_norm: np.ndarray) -> None:
+        """Append the evaluation at update n; ``training`` says which models still train."""
         # Finite weights so large that the loss over all pairs overflows: diverged too,
         # unless they are the weights given: then the input is at fault.
         bad = training & ~np.isfinite(loss)
@@ -224,7 +245,7 @@ def train(
             training[bad] = False
         else:  # the model trains on, but its curve ends at its last finite evaluation
             curve_ends[bad] = True
-        g_norm = g_max.copy()  # at update 0: set at update 1, from the first gradient
+        # (at update 0, g_norm is set at update 1, from the first gradient)
         if n > 0:  # a stopped model keeps its last finite point: no NaN in the history
             kept = training & ~curve_ends
             loss, acc = np.where(kept, loss, losses[-1]), np.where(kept, acc, accs[-1])
@@ -233,9 +254,25 @@ def train(
         losses.append(loss)
         accs.append(acc)
         grad_norms.append(g_norm)
-        g_max[:] = 0.0
         n_valid[training & ~curve_ends] = len(updates)
 
+    def finish_background(cancelled: bool) -> None:
+        """Append the rows of the evaluations done in the background, in order; after a
+        cancelled run, those not started are dropped (and so are the rows after them)."""
+        for _, future, _, _ in pending if cancelled else ():
+            future.cancel()
+        for n, future, was_training, g_norm in pending:
+            if future.cancelled():
+                break
+            loss, acc = np.atleast_1d(*future.result())
+            append(n, loss, acc, was_training, g_norm)
+        pool.shutdown()
+
+    # Evaluating in a second thread while the training goes on: numpy releases the GIL in
+    # the evaluation's large array operations, so on two cores the two run side by side.
+    pool = ThreadPoolExecutor(1) if eval_in_background else None
+    pending: list[tuple] = []  # (update, future of (loss, acc), models training, g_max)
+    cancelled = False  # by should_stop
     high = 2 ** (T - 1)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
         record(0)
@@ -285,6 +322,7 @@ def train(
                     new[k].reshape(K, -1)[~training] = p[k].reshape(K, -1)[~training]
             p = new
             if should_stop is not None and should_stop():
+                cancelled = True
                 break
             due = n % eval_every == 0 if checkpoints is None else n in checkpoints
             if due or n == n_updates or (stopped and not training.any()):
@@ -293,6 +331,8 @@ def train(
                 if not training.any() or (stop_at_100 and np.all(accs[-1][training] == 1.0)):
                     break
 
+    if pool is not None:
+        finish_background(cancelled)
     div = [int(d) if d >= 0 else None for d in diverged_at]
     # The history ends at the last evaluation where some model still trained.
     n_rows = n_valid.max()
@@ -312,6 +352,12 @@ def train(
             n_valid[0],
         )
     return TrainResult(p, activation, T, updates_arr, loss_arr, acc_arr, gn_arr, div, n_valid)
+
+
+def _evaluate_quietly(params: Params, activation: str, T: int) -> tuple:
+    """``evaluate_unchecked`` in another thread (numpy's error state is per thread)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return evaluate_unchecked(params, activation, T)
 
 
 def _generators(rng: object, n_models: int | None) -> list[np.random.Generator] | None:
