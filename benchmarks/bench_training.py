@@ -297,7 +297,7 @@ def explorer_section(repeats: int = 5) -> None:
         goal = f"   goal <= 1 s: {'met' if answer <= 1.0 else 'NOT met'}" if n_seeds == 5 else ""
         print(
             f"   {n_seeds} seed{'s' if n_seeds > 1 else ' '}: answered in {answer:5.2f} s{goal}"
-            f"   (training {statistics.median(trains):.2f} s, the rest drawing; "
+            f"   (run_experiment alone {statistics.median(trains):.2f} s; "
             f"CPU time {statistics.median(cpus):.2f} s; all runs, s: {fmt(walls)})"
         )
         for w in [*box.controls.values(), *box.children, box]:
