@@ -7,6 +7,9 @@
    Goal: the package at least 2x faster.
 2. Minibatch SGD to 100% of all 16,384 pairs, 10 seeds. Goal: at most 0.1 s, 10 of 10.
 3. 90 stacked models x 10,000 per-sample updates against one model. Goal: all 90 in 15 s.
+4. The explorer of notebook 05: its default change (tanh, Xavier, lr 0.1, 2,000 updates),
+   with 1 seed and with 5, retrained and redrawn. Goal: at most 1 s with 5 seeds.
+   (``--explorer``: run this section only.)
 
 Times are wall-clock medians over a few repeats (the load average is printed, since
 other work on the machine slows everything down). Takes about 1.5 minutes.
@@ -265,7 +268,40 @@ def main():
     perfect = int(np.sum(res.accuracy[-1] == 1.0))
     print(f"   after training: {perfect} of {K} at 100% of all pairs, {diverged} diverged")
 
+    explorer_section()
     print(f"\ntotal benchmark time {time.perf_counter() - total_start:.0f} s; at end: {load()}")
+
+
+def explorer_section(repeats: int = 5) -> None:
+    """4. The explorer's answer time: one change with the default settings, as the explorer
+    makes it (train every seed, draw the three panels over the previous curves, update the
+    widgets), timed by the explorer itself (``last_seconds``), median of ``repeats``."""
+    from rnn_lesson import widgets as W  # ipywidgets and matplotlib: only for this section
+
+    print(
+        "\n4. The explorer's default change (tanh, Xavier, lr 0.1, H = 16, 2,000 updates, batch 1),"
+    )
+    print(f"   retrained and redrawn in the kernel, median of {repeats} changes")
+    for n_seeds in (1, 5):
+        box = W.explorer(n_seeds=n_seeds, background=False)
+        walls, cpus, trains = [], [], []
+        for _ in range(repeats):
+            cpu = time.process_time()
+            box.update()
+            cpus.append(time.process_time() - cpu)
+            walls.append(box.last_seconds)
+            start = time.perf_counter()
+            W.run_experiment(n_seeds=n_seeds)
+            trains.append(time.perf_counter() - start)
+        answer = statistics.median(walls)
+        goal = f"   goal <= 1 s: {'met' if answer <= 1.0 else 'NOT met'}" if n_seeds == 5 else ""
+        print(
+            f"   {n_seeds} seed{'s' if n_seeds > 1 else ' '}: answered in {answer:5.2f} s{goal}"
+            f"   (run_experiment alone {statistics.median(trains):.2f} s; "
+            f"CPU time {statistics.median(cpus):.2f} s; all runs, s: {fmt(walls)})"
+        )
+        for w in [*box.controls.values(), *box.children, box]:
+            w.close()
 
 
 def minibatch_runs(batch, lr, n_seeds=10, eval_every=10):
@@ -306,4 +342,12 @@ def fmt(values):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] == ["--explorer"]:
+        print(
+            f"rnn_lesson explorer benchmark; {os.cpu_count()} CPUs, {cpu_name()}; "
+            f"at start: {load()}"
+        )
+        explorer_section()
+        print(f"at end: {load()}")
+    else:
+        sys.exit(main())

@@ -20,12 +20,19 @@ gradients of a model are treated as one vector g, and if its global norm ||g||
 five are scaled by c / ||g||. The direction is kept, the step is at most lr · c.
 In a stack each model is clipped by its own norm. ``TrainResult.grad_norm`` records
 ||g|| before clipping (with or without ``clip_norm``).
+
+For the explorer of notebook 05 (and anyone who needs them), ``train`` also takes one
+generator per model of a stack (each model then draws its own pairs and trains exactly as
+it would alone), an explicit list of updates to evaluate at (``eval_at``), a ``should_stop``
+callback checked after every update (to cancel a run), and ``eval_overflow_stops=False``,
+which makes ``diverged_at`` independent of when the evaluations happen.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -122,7 +129,7 @@ class TrainResult:
 def train(
     params: Params,
     *,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     activation: str = "tanh",
     lr: float | np.ndarray = 0.1,
     n_updates: int = 10_000,
@@ -132,10 +139,17 @@ def train(
     stop_at_100: bool = False,
     backward_fn: Callable | None = None,
     clip_norm: float | np.ndarray | None = None,
+    eval_at: Sequence[int] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    eval_overflow_stops: bool = True,
+    eval_in_background: bool = False,
 ) -> TrainResult:
     """Train with SGD; the given ``params`` are not changed (a copy is trained).
 
-    rng: draws the training pairs, ``random_pairs(rng, batch_size, T)`` once per update
+    rng: draws the training pairs, ``random_pairs(rng, batch_size, T)`` once per update;
+        for a stack of K models also a list of K generators: model k draws its own pairs
+        from ``rng[k]`` (X then has shape (K, batch, T, 2)), so it ends exactly where a run
+        of that model alone with ``rng[k]`` would
     lr: a positive number, or (K,) of them for a stack of K models
     eval_every: record loss and accuracy over all pairs every this many updates
     stop_at_100: stop at the first evaluation where every model that still trains is at 100%
@@ -144,17 +158,41 @@ def train(
     clip_norm: None (no clipping), or a positive number c, or (K,) of them for a stack (inf: that
         model is not clipped): when the global norm ||g|| of a model's five gradients is above c,
         scale them by c / ||g||
+    eval_at: None (evaluate every ``eval_every`` updates), or the updates at which to
+        evaluate, whole numbers from 1 to n_updates; update 0 and the last update are
+        evaluated in any case
+    should_stop: None, or a function of no arguments called after every update; when it
+        returns True, training stops there (e.g. a newer setting in the explorer cancels the
+        run) and the result holds the history up to the last evaluation before, with no
+        evaluation at the stopping update, and the parameters of that update
+    eval_overflow_stops: True (the default): an evaluation whose loss over all pairs is not
+        finite (weights so large that some pair's hidden state overflows, ReLU's can) counts
+        as divergence at that update. False: only an update whose outputs or new weights are
+        not finite does, so ``diverged_at`` is the same however often the run is evaluated;
+        the model goes on training, and its curve ends at its last finite evaluation
+    eval_in_background: evaluate in a second thread while training goes on (the same
+        numbers, sooner on two cores); needs ``eval_overflow_stops=False`` and
+        ``stop_at_100=False``, since then no decision waits for an evaluation
     """
     params, lead, H = as_params(params)
     if len(lead) > 1:
         raise ValueError(f"a stack has one leading model axis, got lead shape {lead}")
-    generator(rng)
+    rngs = _generators(rng, lead[0] if lead else None)
     get_activation(activation)
     lr = learning_rate(lr, lead[0] if lead else None)
     n_updates = positive_int(n_updates, "n_updates")
     batch_size = positive_int(batch_size, "batch size")
     eval_every = positive_int(eval_every, "eval_every")
     boolean(stop_at_100, "stop_at_100")
+    boolean(eval_overflow_stops, "eval_overflow_stops")
+    if boolean(eval_in_background, "eval_in_background") and (eval_overflow_stops or stop_at_100):
+        raise ValueError(
+            "eval_in_background=True needs eval_overflow_stops=False and stop_at_100=False: "
+            "with them, training would have to wait for every evaluation"
+        )
+    checkpoints = None if eval_at is None else _checkpoints(eval_at, n_updates)
+    if should_stop is not None:
+        function(should_stop, "should_stop", "() -> bool", 0)
     T = _check_bits(T)
     if T > MAX_EVAL_BITS:
         raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate on all pairs, got {T}")
@@ -177,39 +215,76 @@ def train(
     training = np.ones(K, dtype=bool)
     diverged_at = np.full(K, -1)
     n_valid = np.zeros(K, dtype=int)
+    curve_ends = np.zeros(K, dtype=bool)  # (eval_overflow_stops=False) an evaluation overflowed
     updates, losses, accs, grad_norms = [], [], [], []
     g_max = np.zeros(K)  # the largest ||g|| since the last evaluation
     if clip is not None and not single:
         clip = np.broadcast_to(np.asarray(clip, dtype=float), (K,))
 
     def record(n: int) -> None:
-        loss, acc = np.atleast_1d(*evaluate_unchecked(p, activation, T))
+        """Evaluate over all pairs at update n and append the row (in the background: only
+        start the evaluation; ``finish_background`` appends the row when it is done)."""
+        if pool is not None and n > 0:
+            future = pool.submit(_evaluate_quietly, p, activation, T)
+            pending.append((n, future, training.copy(), g_max.copy()))
+        else:
+            loss, acc = np.atleast_1d(*evaluate_unchecked(p, activation, T))
+            append(n, loss, acc, training, g_max.copy())
+        g_max[:] = 0.0
+
+    def append(n: int, loss, acc, training: np.ndarray, g_norm: np.ndarray) -> None:
+        """Append the evaluation at update n; ``training`` says which models still train."""
         # Finite weights so large that the loss over all pairs overflows: diverged too,
         # unless they are the weights given: then the input is at fault.
         bad = training & ~np.isfinite(loss)
         if n == 0 and bad.any():
             where = "" if single else f" (models {np.flatnonzero(bad).tolist()} of the stack)"
             raise ValueError(too_large(p, "the loss over all pairs") + where)
-        diverged_at[bad] = n
-        training[bad] = False
-        g_norm = g_max.copy()  # at update 0: set at update 1, from the first gradient
+        if eval_overflow_stops:
+            diverged_at[bad] = n
+            training[bad] = False
+        else:  # the model trains on, but its curve ends at its last finite evaluation
+            curve_ends[bad] = True
+        # (at update 0, g_norm is set at update 1, from the first gradient)
         if n > 0:  # a stopped model keeps its last finite point: no NaN in the history
-            loss, acc = np.where(training, loss, losses[-1]), np.where(training, acc, accs[-1])
+            kept = training & ~curve_ends
+            loss, acc = np.where(kept, loss, losses[-1]), np.where(kept, acc, accs[-1])
             g_norm = np.where(training, g_norm, grad_norms[-1])
         updates.append(n)
         losses.append(loss)
         accs.append(acc)
         grad_norms.append(g_norm)
-        g_max[:] = 0.0
-        n_valid[training] = len(updates)
+        n_valid[training & ~curve_ends] = len(updates)
 
+    def finish_background(cancelled: bool) -> None:
+        """Append the rows of the evaluations done in the background, in order; after a
+        cancelled run, those not started are dropped (and so are the rows after them)."""
+        for _, future, _, _ in pending if cancelled else ():
+            future.cancel()
+        for n, future, was_training, g_norm in pending:
+            if future.cancelled():
+                break
+            loss, acc = np.atleast_1d(*future.result())
+            append(n, loss, acc, was_training, g_norm)
+        pool.shutdown()
+
+    # Evaluating in a second thread while the training goes on: numpy releases the GIL in
+    # the evaluation's large array operations, so on two cores the two run side by side.
+    pool = ThreadPoolExecutor(1) if eval_in_background else None
+    pending: list[tuple] = []  # (update, future of (loss, acc), models training, g_max)
+    cancelled = False  # by should_stop
     high = 2 ** (T - 1)
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
         record(0)
         stopped = not training.all()  # has any model stopped? (a Python bool: cheap to test)
         for n in range(1, n_updates + 1 if training.any() else 1):
-            a, b = rng.integers(0, high, size=(2, batch_size))  # = random_pairs(rng, batch_size, T)
-            X, D = encode(a, b, T)
+            if rngs is None:
+                a, b = rng.integers(0, high, size=(2, batch_size))  # = random_pairs(rng, ...)
+                X, D = encode(a, b, T)
+            else:  # one generator per model: (K, batch, T, .)
+                a, b = np.stack([r.integers(0, high, size=(2, batch_size)) for r in rngs], 1)
+                X, D = encode(a.ravel(), b.ravel(), T)
+                X, D = X.reshape(K, batch_size, T, 2), D.reshape(K, batch_size, T, 1)
             y, cache = _forward(p, X, activation)
             grads = backward(p, cache, D)
             # ||g|| = sqrt(Σ over all five gradients of the squares of their entries), per model
@@ -246,12 +321,18 @@ def train(
                 for k in PARAM_NAMES:  # (not p - 0 * grad: a NaN gradient would leak in)
                     new[k].reshape(K, -1)[~training] = p[k].reshape(K, -1)[~training]
             p = new
-            if n % eval_every == 0 or n == n_updates or (stopped and not training.any()):
+            if should_stop is not None and should_stop():
+                cancelled = True
+                break
+            due = n % eval_every == 0 if checkpoints is None else n in checkpoints
+            if due or n == n_updates or (stopped and not training.any()):
                 record(n)
                 stopped = not training.all()
                 if not training.any() or (stop_at_100 and np.all(accs[-1][training] == 1.0)):
                     break
 
+    if pool is not None:
+        finish_background(cancelled)
     div = [int(d) if d >= 0 else None for d in diverged_at]
     # The history ends at the last evaluation where some model still trained.
     n_rows = n_valid.max()
@@ -271,6 +352,37 @@ def train(
             n_valid[0],
         )
     return TrainResult(p, activation, T, updates_arr, loss_arr, acc_arr, gn_arr, div, n_valid)
+
+
+def _evaluate_quietly(params: Params, activation: str, T: int) -> tuple:
+    """``evaluate_unchecked`` in another thread (numpy's error state is per thread)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return evaluate_unchecked(params, activation, T)
+
+
+def _generators(rng: object, n_models: int | None) -> list[np.random.Generator] | None:
+    """Check ``rng``: one Generator (returns None), or for a stack a list of one per model."""
+    if isinstance(rng, (list, tuple)):
+        if n_models is None or len(rng) != n_models:
+            want = "one per model of a stack" if n_models is None else f"{n_models}, one per model"
+            raise ValueError(f"rng may be a list of generators only {want}; got {len(rng)}")
+        return [generator(r) for r in rng]
+    generator(rng)
+    return None
+
+
+def _checkpoints(eval_at: object, n_updates: int) -> set[int]:
+    """Check ``eval_at``: whole numbers from 1 to n_updates; return them as a set."""
+    if not isinstance(eval_at, (list, tuple, range, np.ndarray)):
+        raise ValueError(
+            f"eval_at must be a list of updates from 1 to {n_updates:,}, got {eval_at!r}"
+        )
+    for n in eval_at:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= n_updates:
+            raise ValueError(
+                f"eval_at must hold whole numbers from 1 to n_updates = {n_updates:,}, got {n!r}"
+            )
+    return {int(n) for n in eval_at}
 
 
 def _clip_norm(value: object, n_models: int | None) -> float | np.ndarray:
