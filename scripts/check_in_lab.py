@@ -18,12 +18,11 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
      "hidden activation", "clip gradient norm", "output derivative"; the box "first seed";
      the summary and a PNG plot; no widget error on the page;
    - the summary shows the default run (lr 0.1, "k of 5 seeds reached 100% of all pairs");
-   - the learning-rate slider (a SelectionSlider) retrains when moved with the keyboard
-     (focus its handle, ArrowRight: 0.1 -> 0.2; timed, with the default settings);
    - "updates" to 100 with the Home key retrains (and makes every later change quick);
-   - the learning-rate slider dragged with the mouse: nothing happens while dragging
-     (continuous_update=False), it retrains on release; quick key presses up to 0.5 end
-     with the summary for lr 0.5 (the latest change wins);
+   - the learning-rate slider (a SelectionSlider) retrains when moved with the keyboard
+     (focus its handle, ArrowRight: 0.1 -> 0.2) and when dragged with the mouse (nothing
+     happens while dragging: continuous_update=False; it retrains on release); quick key
+     presses up to 0.5 end with the summary for lr 0.5 (the latest change wins);
    - a diverging setting chosen with the controls (relu, normal(std) with std 10, the
      course's output derivative, first seed 2, learning rate 4) says "diverged", in red,
      and the plot area shows curves or a "No curve to draw" message, never nothing; back
@@ -567,21 +566,11 @@ def check_explorer(page, base_url: str, shots: Path) -> None:
     )
     if not (text0 and src0):
         return
-
-    # --- learning-rate slider, keyboard: one stop up, 0.1 -> 0.2 ---
-    slider(page, "learning rate").locator(".noUi-handle").first.focus()
-    page.keyboard.press("ArrowRight")
-    seconds, text1 = wait_change(page, text0, src0)
-    report(
-        math.isfinite(seconds)
-        and summary_lr(text1) == 0.2
-        and readout(page, "learning rate") == "0.2",
-        "explorer: lr slider (keyboard, 0.1 -> 0.2) retrains: summary and plot change",
-        f"readout {readout(page, 'learning rate')}, summary lr {summary_lr(text1)}, "
-        f"{seconds:.2f} s from key to new summary and plot",
+    m = FINISHED.search(text0)
+    info(
+        f"explorer, the default settings (5 seeds, 2,000 updates): {m.group(1) if m else '?'} s"
+        " in the kernel (issue 4 asks for about 1 s)"
     )
-    info_time("explorer, lr arrow key", seconds, text1)
-    shot(page, shots, "explorer_2_lr_arrow.png")
 
     def changed(what: str, act, want, shot_name: str) -> None:
         before, src = summary_text(page), plot_src(page)
@@ -601,12 +590,26 @@ def check_explorer(page, base_url: str, shots: Path) -> None:
         page.keyboard.press("Home")
 
     changed(
-        "'updates' 2,000 -> 100 (Home key)",
+        "'updates' 2,000 -> 100 (Home key, with the default settings)",
         to_home,
         lambda t: re.search(r"\b100 updates", line(t, "settings:")) is not None,
-        "explorer_3_updates.png",
+        "explorer_2_updates.png",
     )
-    text1 = summary_text(page)
+    # --- learning-rate slider, keyboard: one stop up, 0.1 -> 0.2 ---
+    text_before, src_before = summary_text(page), plot_src(page)
+    slider(page, "learning rate").locator(".noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    seconds, text1 = wait_change(page, text_before, src_before)
+    report(
+        math.isfinite(seconds)
+        and summary_lr(text1) == 0.2
+        and readout(page, "learning rate") == "0.2",
+        "explorer: lr slider (keyboard, 0.1 -> 0.2) retrains: summary and plot change",
+        f"readout {readout(page, 'learning rate')}, summary lr {summary_lr(text1)}, "
+        f"{seconds:.2f} s from key to new summary and plot",
+    )
+    info_time("explorer, lr arrow key", seconds, text1)
+    shot(page, shots, "explorer_3_lr_arrow.png")
 
     # --- learning-rate slider, dragged with the mouse (acts on release) ---
     src1 = plot_src(page)
@@ -968,8 +971,12 @@ def main() -> int:
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.set_default_timeout(20_000)
-        page.on("console", lambda m: m.type == "error" and console.append(f"{where}: {m.text}"))
-        page.on("pageerror", lambda e: console.append(f"{where}: page error: {e}"))
+
+        def when() -> str:
+            return f"{where} at {time.monotonic() - t_start:.0f} s"
+
+        page.on("console", lambda m: m.type == "error" and console.append(f"{when()}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"{when()}: page error: {e}"))
         return browser, page
 
     def notebooks_part(base: str) -> None:
