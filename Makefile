@@ -59,18 +59,25 @@ execute: $(VENV)/.installed-test
 	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 
-# The explorer of notebook 05 in a real JupyterLab in headless Chromium (not part of `make test`:
-# it needs a browser). Installs Chromium when missing, and Playwright into its own venv.
+# Every notebook, and the explorer of notebook 05, in a real JupyterLab in headless Chromium
+# (scripts/check_in_lab.py; CI runs it after `make test`). Installs Chromium from the system's
+# packages when it is missing, and Playwright into its own venv, which drives that Chromium
+# (never `playwright install`: it would download browsers of its own).
 LABCHECK_VENV ?= .venv-labcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-lab-check: $(VENV)/.installed-lab
-	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
-		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+# Playwright alone in its own venv, so that .venv stays exactly what pyproject.toml lists.
+$(LABCHECK_VENV)/.installed:
 	test -x $(LABCHECK_VENV)/bin/python || $(PYTHON) -m venv $(LABCHECK_VENV)
-	$(LABCHECK_VENV)/bin/python -c "import playwright" 2>/dev/null \
-		|| $(LABCHECK_VENV)/bin/python -m pip install playwright
-	$(LABCHECK_VENV)/bin/python scripts/check_explorer_in_lab.py --lab-python $(BIN)/python
+	$(LABCHECK_VENV)/bin/python -m pip install playwright
+	touch $@
+
+# Chromium is looked for on every run (a stamp file would not notice it was removed).
+lab-check: $(VENV)/.installed-lab $(LABCHECK_VENV)/.installed
+	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
+		|| { $(SUDO) apt-get update \
+			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python
 
 # A JupyterHub for a class (classroom/, README "Teaching with it"): one login, server and kernel
 # per student, each running as the student's own system account, so it needs root. The hub runs

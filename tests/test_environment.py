@@ -110,13 +110,69 @@ def test_environment_yml_installs_the_package_and_python():
     assert re.search(r"^channels:\s*\n\s*-\s*conda-forge\s*$", text, re.M)
 
 
-def test_ci_runs_make_test():
+def test_ci_runs_make_test_then_the_browser_check():
     lines = [
         line.strip()
         for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.strip().startswith("#")
     ]
     assert "make test" in lines, lines
+    assert "make lab-check" in lines, lines
+    assert lines.index("make test") < lines.index("make lab-check"), lines
+
+
+def load_lab_check():
+    path = ROOT / "scripts" / "check_in_lab.py"
+    spec = importlib.util.spec_from_file_location("check_in_lab", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_lab_check_runs_the_browser_check_on_the_system_chromium():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^lab-check:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe, "no `lab-check:` target in the Makefile"
+    body = recipe.group(1)
+    assert "scripts/check_in_lab.py" in body
+    assert re.search(r"apt-get install -y chromium", body), "installs Chromium when missing"
+    assert "pip install playwright" in makefile
+    # Playwright drives the system's Chromium; `playwright install` would download browsers.
+    commands = [s for s in makefile.splitlines() if s.startswith("\t")]
+    commands += [s for s in (ROOT / ".ci" / "run").read_text().splitlines() if "#" not in s]
+    assert not [s for s in commands if re.search(r"playwright\s+install", s)]
+
+
+def test_the_browser_check_runs_the_notebooks_longest_first_by_the_readme():
+    check = load_lab_check()
+    seconds = check.readme_seconds((ROOT / "README.md").read_text())
+    names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert {name[:2] for name in names} <= set(seconds), ("README times", seconds, names)
+    order = check.run_order(names, seconds)
+    assert sorted(order) == names
+    times = [seconds[name[:2]] for name in order]
+    assert times == sorted(times, reverse=True), order
+    # a notebook the README does not time yet counts as a long one
+    assert check.run_order(["01_a.ipynb", "99_new.ipynb"], {"01": 7.0})[0] == "99_new.ipynb"
+
+
+def test_the_browser_check_says_it_cannot_start_and_starts_nothing(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "check_in_lab.py"),
+            "--lab-python",
+            str(tmp_path / "no-venv" / "bin" / "python"),
+            "--chromium",
+            str(tmp_path / "no-chromium"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.startswith("FAIL  "), done.stdout
+    assert "JupyterLab on" not in done.stdout
 
 
 def test_readme_names_the_two_commands():
