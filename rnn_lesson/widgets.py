@@ -372,9 +372,14 @@ def _png_output(png: bytes, what: str) -> dict:
     }
 
 
+# A Dropdown whose value is None shows an empty box (None means "nothing selected" to
+# ipywidgets), so the clipping menu's "off" holds this string; ``settings`` turns it into None.
+OFF = "off"
+
+
 def _stops(values: tuple) -> list[tuple[str, object]]:
     """(label, value) options for a SelectionSlider or Dropdown: 0.5 -> '0.5', None -> 'off'."""
-    return [("off" if v is None else f"{v:g}", v) for v in values]
+    return [(OFF, OFF) if v is None else (f"{v:g}", v) for v in values]
 
 
 class Explorer(widgets.VBox):
@@ -429,7 +434,7 @@ class Explorer(widgets.VBox):
                 **slider,
             ),
             "clip_norm": widgets.Dropdown(
-                options=_stops(CLIP_STOPS), value=v["clip_norm"],
+                options=_stops(CLIP_STOPS), value=OFF if v["clip_norm"] is None else v["clip_norm"],
                 description="clip gradient norm", style=style,
             ),
             "course_output": widgets.Dropdown(
@@ -465,7 +470,10 @@ class Explorer(widgets.VBox):
 
     def settings(self) -> dict:
         """The controls' current values, as ``run_experiment`` keywords."""
-        return {name: control.value for name, control in self.controls.items()}
+        values = {name: control.value for name, control in self.controls.items()}
+        if values["clip_norm"] == OFF:
+            values["clip_norm"] = None
+        return values
 
     def _changed(self, change: dict) -> None:
         if self.background:

@@ -11,7 +11,7 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    explorer cell (``W.explorer()``), and ``unrun/``, one more copy of notebook 05;
 2. in one browser: opens ``unrun/05_experiments.ipynb`` WITHOUT running it: the explorer
    cell must show no widget error (an INFO line says what JupyterLab shows there instead of
-   live widgets); then the explorer (its contract is tools/explorer_v2_spec.md): opens the
+   live widgets); then the explorer (the controls of rnn_lesson/widgets.py): opens the
    small notebook, runs it with Run > Run All Cells, and checks, one PASS or FAIL line each:
    - every control renders, found by its label: the sliders "learning rate", "normal's std",
      "hidden size", "updates", "seeds", "batch size"; the dropdowns "initial weights",
@@ -92,7 +92,7 @@ CHROMIUM_ARGS = [
 ]
 # A notebook whose time the README does not give counts as a long one: it starts first.
 NEW_NOTEBOOK_SECONDS = 100.0
-# The explorer's selection sliders (tools/explorer_v2_spec.md).
+# The explorer's selection sliders (rnn_lesson/widgets.py: LR_STOPS, STD_STOPS, BATCH_STOPS).
 LR_STOPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 4]
 STD_STOPS = [0.01, 0.03, 0.1, 0.3, 1, 3, 10]
 BATCH_STOPS = [1, 2, 4, 8, 16, 32, 64, 128]

@@ -22,7 +22,8 @@ from rnn_lesson.experiments import backward_course_output  # noqa: E402
 PNG_MAGIC = b"\x89PNG"
 # With the course's output derivative, ReLU and normal(std=1) weights blow up: seed 2 at update 6.
 DIVERGING = {"activation": "relu", "init": "normal", "std": 1.0, "course_output": True, "seed": 2}
-# tools/explorer_v2_spec.md: key -> (widget type, description, values, default)
+# The controls, as scripts/check_in_lab.py finds them in the browser by their labels:
+# key -> (widget type, description, values, default)
 SPEC = {
     "lr": (ipywidgets.SelectionSlider, "learning rate",
            [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 4], 0.1),
@@ -34,7 +35,7 @@ SPEC = {
     "seed": (ipywidgets.BoundedIntText, "first seed", (0, 999_999, 1), 0),
     "n_seeds": (ipywidgets.IntSlider, "seeds", (1, 10, 1), 5),
     "batch_size": (ipywidgets.SelectionSlider, "batch size", [1, 2, 4, 8, 16, 32, 64, 128], 1),
-    "clip_norm": (ipywidgets.Dropdown, "clip gradient norm", [None, 0.5, 1, 2, 5], None),
+    "clip_norm": (ipywidgets.Dropdown, "clip gradient norm", [W.OFF, 0.5, 1, 2, 5], None),
     "course_output": (ipywidgets.Dropdown, "output derivative", [False, True], False),
 }  # fmt: skip
 
@@ -223,6 +224,10 @@ def test_explorer_controls_are_the_promised_widgets(ex):
                 assert control.continuous_update is False, key
     assert [label for label, _ in c["lr"].options][-4:] == ["0.5", "1", "2", "4"]
     assert [label for label, _ in c["clip_norm"].options][0] == "off"
+    # every menu shows its value by name: ipywidgets shows an empty box for the value None
+    for key in ("init", "activation", "clip_norm", "course_output"):
+        assert c[key].label is not None and c[key].value is not None, key
+    assert c["clip_norm"].label == "off" and ex.settings()["clip_norm"] is None
     assert isinstance(ex, ipywidgets.VBox)
     assert ex.summary in ex.children and ex.plot in ex.children
 
