@@ -106,6 +106,10 @@ def real_array(A: object, name: str, what: str = "numbers", bools: bool = True) 
     and booleans if not ``bools``. Integers are accepted and converted; a float64
     array is not copied.
     """
+    if type(A) is np.ndarray and A.dtype == np.float64:  # the usual case, checked quickly
+        if not np.isfinite(A).all():
+            raise ValueError(f"{name} must hold finite {what}, got inf or NaN")
+        return A
     try:
         arr = np.asarray(A)
     except (TypeError, ValueError):  # e.g. ragged nested lists

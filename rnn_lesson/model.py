@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import get_activation, sigmoid
+from .activations import DERIVATIVES_FROM_Z, get_activation, sigmoid
 from .checks import MAX_ELEMENTS, array_size, positive_int, real_array
 from .initializers import init_weight
 
@@ -247,11 +247,11 @@ def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, n
 
     Returns the gradients and the hidden deltas δ (..., batch, T, H).
     """
-    _, df = get_activation(cache["activation"])
+    get_activation(cache["activation"])
     X, u, z = cache["X"], cache["u"], cache["z"]
     W, W_out = params["W"], params["W_out"]
     from_out = _each_step(delta_out, np.swapaxes(W_out, -1, -2))  # δout[t] W_outᵀ, all t
-    f_prime = df(u)  # f'(u[t]), all t
+    f_prime = DERIVATIVES_FROM_Z[cache["activation"]](z)  # f'(u[t]) from z[t] = f(u[t]), all t
     delta = np.empty_like(u)
     delta_next = np.zeros(u.shape[:-2] + u.shape[-1:])  # δ[T] = 0: nothing comes after the end
     W_T, mm = np.swapaxes(W, -1, -2), _matmul_for(W)

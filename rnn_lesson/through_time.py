@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import get_activation, sigmoid
+from .activations import DERIVATIVES_FROM_Z, get_activation, sigmoid
 from .checks import learning_rate, positive_int
 from .data import make_delay_batch
 from .model import (
@@ -104,11 +104,11 @@ def truncated_bptt(params: Params, cache: dict, delta_out: np.ndarray, truncate=
     if truncate is None:
         return _bptt(params, cache, delta_out)[0]
     keep = _keep_factors(truncate, check_params(params)[0], cache["u"].shape[-2])
-    _, df = get_activation(cache["activation"])
+    get_activation(cache["activation"])
     X, u, z = cache["X"], cache["u"], cache["z"]
     W, W_out = params["W"], params["W_out"]
     from_out = _each_step(delta_out, np.swapaxes(W_out, -1, -2))
-    f_prime = df(u)
+    f_prime = DERIVATIVES_FROM_Z[cache["activation"]](z)  # f'(u[t]), from z[t] = f(u[t])
     delta = np.empty_like(u)
     delta_next = np.zeros(u.shape[:-2] + u.shape[-1:])
     W_T, mm = np.swapaxes(W, -1, -2), _matmul_for(W)

@@ -74,3 +74,15 @@ def test_sigmoid_is_symmetric_and_precise_far_out():
 def test_sigmoid_keeps_shape_and_scalars():
     assert R.sigmoid(0.0) == 0.5
     assert R.sigmoid(np.zeros((2, 3, 4))).shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("name", sorted(R.ACTIVATIONS))
+def test_the_derivative_from_z_is_the_derivative_at_u_bit_for_bit(name):
+    # BPTT takes f'(u) from the forward pass's z = f(u); it must be the very same numbers
+    from rnn_lesson.activations import DERIVATIVES_FROM_Z
+
+    f, df = R.get_activation(name)
+    u = np.random.default_rng(0).normal(scale=5.0, size=(3, 7, 16))
+    u[0, 0, :4] = [0.0, -0.0, 800.0, -800.0]
+    np.testing.assert_array_equal(DERIVATIVES_FROM_Z[name](f(u)), df(u))
+    np.testing.assert_array_equal(DERIVATIVES_FROM_Z[name](f(HUGE)), df(HUGE))
