@@ -37,11 +37,11 @@ lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/01_concept.ipynb $(LAB_ARGS)
 
 # The notebooks run under nbval in several numerical worlds (scripts/run_worlds.py): the
-# machine as it is, and other BLAS kernels and numpy SIMD settings, side by side.
+# machine as it is, and other BLAS kernels and numpy SIMD settings, side by side. The unit
+# tests run beside them, as one more job, so that no core idles while they run.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests
-	$(BIN)/python scripts/run_worlds.py
+	$(BIN)/python scripts/run_worlds.py --beside "$(BIN)/python -m pytest -q -p no:cacheprovider tests"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -23,6 +23,12 @@ are used.
     python scripts/run_worlds.py                      every world, every notebook
     python scripts/run_worlds.py --world nehalem      one world
     python scripts/run_worlds.py notebooks/04_training.ipynb --jobs 1
+    python scripts/run_worlds.py --beside "python -m pytest tests"
+
+``--beside COMMAND`` runs one more command as one more job among the worlds (``make test``
+runs the unit tests this way: alone they would keep one core busy and leave the other idle).
+Its output is printed when it ends, all of it if it fails, and it counts as passed or failed
+like a world.
 
 Worlds run ``--jobs`` at a time (default: one more than the machine has cores, so that no
 core idles while the last world finishes), each as its own pytest process with one BLAS
@@ -129,6 +135,19 @@ def run_world(
     return head, run.returncode == 0, run.stdout + run.stderr
 
 
+def run_beside(command: str, side_by_side: bool) -> tuple[str, bool, str]:
+    """Run ``command`` (a shell command line) in the repository; (head line, passed, output)."""
+    env = dict(os.environ)
+    if side_by_side:  # one BLAS thread, as the worlds beside it
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    start = time.perf_counter()
+    run = subprocess.run(command, shell=True, env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    last = (run.stdout.strip().splitlines() or ["(no output)"])[-1].strip("= ")
+    head = f"{command}\n{'':20s} {last}, {seconds:.0f} s"
+    return head, run.returncode == 0, run.stdout + run.stderr
+
+
 def main() -> int:
     known = worlds()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -137,6 +156,12 @@ def main() -> int:
     cores = os.cpu_count() or 1
     parser.add_argument(
         "--jobs", type=int, default=cores + 1, help=f"worlds at a time (default {cores + 1})"
+    )
+    parser.add_argument(
+        "--beside",
+        metavar="COMMAND",
+        help="a shell command to run as one more job (its "
+        "pass or fail counts with the worlds'), e.g. the unit tests",
     )
     args = parser.parse_args()
     every = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
@@ -150,21 +175,27 @@ def main() -> int:
                 print(f"skip {name}: the default world already runs {core} ({default})")
                 del chosen[name]
     side_by_side = args.jobs > 1 and len(chosen) > 1
-    print(f"nbval in {len(chosen)} numerical worlds, {args.jobs} at a time:", flush=True)
+    beside = f" and `{args.beside}`" if args.beside else ""
+    print(f"nbval in {len(chosen)} numerical worlds{beside}, {args.jobs} at a time:", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        # The command beside goes first: it is short, and the worlds then fill the cores.
+        other = [pool.submit(run_beside, args.beside, args.jobs > 1)] if args.beside else []
         jobs = [
             pool.submit(run_world, w, env, every if w == "default" else training, side_by_side)
             for w, env in chosen.items()
         ]
         results = []
-        for job in jobs:
+        for job in other + jobs:
             head, ok, output = job.result()
             print(("PASS " if ok else "FAIL ") + head, flush=True)
             if not ok:
                 print(output, flush=True)
             results.append(ok)
+    beside_ok = results.pop(0) if other else True
+    if other:
+        print(f"beside the worlds, `{args.beside}`: {'passed' if beside_ok else 'FAILED'}")
     print(f"worlds: {sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) else 1
+    return 0 if all(results) and beside_ok else 1
 
 
 if __name__ == "__main__":

@@ -195,6 +195,17 @@ def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
         assert "--nbval-lax" not in text and "--nbval-sanitize-with" not in text
 
 
+def test_the_unit_tests_run_beside_the_worlds_and_count():
+    makefile = (ROOT / "Makefile").read_text()
+    body = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert re.search(r"run_worlds\.py --beside \"[^\"]*pytest\b[^\"]*\btests\"", body), body
+    runner = load_runner()
+    head, ok, output = runner.run_beside("echo first line; echo 3 passed", side_by_side=True)
+    assert ok and "3 passed" in head and "first line" in output
+    head, ok, output = runner.run_beside("echo 1 failed >&2; exit 1", side_by_side=False)
+    assert not ok and "1 failed" in output
+
+
 def load_runner():
     spec = importlib.util.spec_from_file_location("run_worlds", ROOT / "scripts" / "run_worlds.py")
     module = importlib.util.module_from_spec(spec)
