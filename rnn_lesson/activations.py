@@ -12,9 +12,9 @@ BPTT needs f'(u[t]) at every step, after the forward pass has already computed
 z[t] = f(u[t]). For these three functions f'(u) can be written with z alone
 (``DERIVATIVES_FROM_Z``): tanh'(u) = 1 - z**2, sigmoid'(u) = z (1 - z),
 relu'(u) = 1 where z > 0. These are still the derivatives *at u*, the same numbers
-as ``d_tanh(u)`` and the others, only without computing f a second time: that
-second tanh was a quarter of a training update's time. (This is not the course
-code's mistake: that takes the derivative *at* the output, sigmoid'(y).)
+as ``d_tanh(u)`` and the others (``tests/test_activations.py`` checks it bit for
+bit), only without computing f a second time over the whole sequence. (This is not
+the course code's mistake: that takes the derivative *at* the output, sigmoid'(y).)
 """
 
 from __future__ import annotations
