@@ -120,6 +120,19 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def simd_info():
+    """The SIMD extensions numpy uses here, and whether the CPU has AVX-512: two machines sold
+    as the same 2-core AMD EPYC, one with AVX-512 and one without, differ severalfold here
+    (see the README's Performance section)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    used = [x for x in __cpu_dispatch__ if __cpu_features__.get(x)]
+    avx512 = "yes" if __cpu_features__.get("AVX512F") else "no"
+    return f"numpy SIMD {', '.join(used) or 'baseline only'}; AVX-512: {avx512}"
+
+
 def blas_info():
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -144,6 +157,7 @@ def main():
     print("rnn_lesson training benchmark")
     print(f"  machine: {platform.platform()}, {os.cpu_count()} CPUs, {cpu_name()}")
     print(f"  python {platform.python_version()}, numpy {np.__version__}, BLAS {blas_info()}")
+    print(f"  {simd_info()}")
     threads = {
         k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ
     }
@@ -344,7 +358,7 @@ def fmt(values):
 if __name__ == "__main__":
     if sys.argv[1:] == ["--explorer"]:
         print(
-            f"rnn_lesson explorer benchmark; {os.cpu_count()} CPUs, {cpu_name()}; "
+            f"rnn_lesson explorer benchmark; {os.cpu_count()} CPUs, {cpu_name()}, {simd_info()}; "
             f"at start: {load()}"
         )
         explorer_section()
