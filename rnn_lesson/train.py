@@ -14,10 +14,11 @@ model stops. Its parameters stay at their last finite values, ``diverged_at``
 records the update, and its history ends at its last finite evaluation, so no
 NaN reaches a table or a plot (see ``TrainResult`` for a stack).
 
-Gradient clipping (勾配クリッピング), ``clip_norm=c``: before the step, the five
+Gradient clipping (勾配クリッピング), ``clip_norm=g_max``: before the step, the five
 gradients of a model are treated as one vector g, and if its global norm ||g||
-(the square root of the sum of the squares of all their entries) is above c, all
-five are scaled by c / ||g||. The direction is kept, the step is at most lr · c.
+(the square root of the sum of the squares of all their entries) is above g_max, all
+five are scaled by g_max / ||g||. The direction is kept, the step is at most lr · g_max.
+(Texts often call the threshold c; here c is the output bias.)
 In a stack each model is clipped by its own norm. ``TrainResult.grad_norm`` records
 ||g|| before clipping (with or without ``clip_norm``).
 
@@ -155,9 +156,9 @@ def train(
     stop_at_100: stop at the first evaluation where every model that still trains is at 100%
     backward_fn: ``backward_fn(params, cache, D)`` in place of BPTT (e.g. a deliberately wrong
         one, to see what it does); it must accept one model and a stack, as ``backward`` does
-    clip_norm: None (no clipping), or a positive number c, or (K,) of them for a stack (inf: that
-        model is not clipped): when the global norm ||g|| of a model's five gradients is above c,
-        scale them by c / ||g||
+    clip_norm: None (no clipping), or a positive number g_max, or (K,) of them for a stack (inf:
+        that model is not clipped): when the global norm ||g|| of a model's five gradients is
+        above g_max, scale them by g_max / ||g||
     eval_at: None (evaluate every ``eval_every`` updates), or the updates at which to
         evaluate, whole numbers from 1 to n_updates; update 0 and the last update are
         evaluated in any case
@@ -300,7 +301,7 @@ def train(
             if n == 1:  # update 0's entry: the first gradient, at the initial weights
                 first = np.broadcast_to(np.asarray(g_norm, dtype=float), (K,))
                 grad_norms[0] = np.where(np.isfinite(first), first, np.inf)
-            if clip is not None:  # g ← g · c / ||g|| when ||g|| > c (the models above c only)
+            if clip is not None:  # g ← g · g_max / ||g|| when ||g|| > g_max (those models only)
                 if single:
                     if g_norm > clip:
                         grads = {k: grads[k] * (clip / g_norm) for k in PARAM_NAMES}
