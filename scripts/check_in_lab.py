@@ -8,7 +8,9 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    temporary root dir and temporary Jupyter config, data, runtime, settings and workspace
    dirs (nothing of the user's, nothing in the repo is touched). The root holds COPIES of
    every notebook in notebooks/, a small notebook made of notebook 05's setup cell and its
-   explorer cell (``W.explorer()``), and ``unrun/``, one more copy of notebook 05;
+   explorer cell (``W.explorer()``), and ``unrun/``, one more copy of notebook 05. Each
+   browser below works in a JupyterLab workspace of its own, reset when it loads
+   (``lab_url``): it never restores, and so never connects to, the other's notebooks;
 2. in one browser: opens ``unrun/05_experiments.ipynb`` WITHOUT running it: the explorer
    cell must show no widget error (an INFO line says what JupyterLab shows there instead of
    live widgets); then the explorer (the controls of rnn_lesson/widgets.py): opens the
@@ -36,8 +38,10 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    has finished, and fails if a cell shows an error output (a traceback), text on stderr,
    "Error displaying widget" or an ipywidgets error view, or did not run; the FAIL line
    names the notebook and the cell. INFO lines give each notebook's Run All time;
-4. checks that the browser consoles show no widget or comm errors; saves screenshots
-   (``--shots DIR``; else a temp dir, kept only when a check failed); stops the browsers
+4. checks that the browser consoles show no widget or comm errors (for a "Comm not found"
+   error it prints that comm's life as the page recorded it: every comm opened and closed,
+   by notebook; the whole record is saved as comm_trace.txt beside the screenshots); saves
+   screenshots (``--shots DIR``; else a temp dir, kept only when a check failed); stops the browsers
    and the server (its whole process group: kernels included) and removes its temp dirs;
    exits 0 if every check passed, 1 if one failed, 2 if it could not start (no Playwright,
    Chromium or .venv).
@@ -111,8 +115,11 @@ def report(ok: bool, name: str, detail: str = "") -> bool:
     return ok
 
 
+T_START = time.monotonic()  # reset by main(); INFO lines and console errors give time from it
+
+
 def info(text: str) -> None:
-    print(f"INFO  {text}", flush=True)
+    print(f"INFO  [{time.monotonic() - T_START:5.0f} s] {text}", flush=True)
 
 
 class Timeout(BaseException):  # not caught by the "except Exception" of a check
@@ -305,9 +312,91 @@ JS_CELL_PROBLEMS = f"""(path) => {{
 }}"""
 
 
+# A record of the comms' lives, to explain a comm error in the console: every comm_open and
+# comm_close the page receives or sends, and the widgets' control messages, with the time
+# (page clock, ms) and the kernel; and which notebook each kernel belongs to. Installed when
+# the page has loaded, before any kernel connects: the first connection made patches the
+# class that every kernel connection shares.
+JS_TRACE_COMMS = """() => {
+    const lc = window.labcheckComms = window.labcheckComms || {log: [], kernels: {}};
+    const kernels = window.jupyterapp.serviceManager.kernels;
+    if (kernels.labcheckTraced) return;
+    kernels.labcheckTraced = true;
+    const note = (k, dir, msg) => {
+        const type = msg.header.msg_type, c = msg.content || {};
+        const method = (c.data && c.data.method) || '';
+        if (type === 'comm_open' || type === 'comm_close'
+            || (type === 'comm_msg' && /_states$/.test(method))) {
+            lc.log.push({t: Date.now(), kernel: k.id, dir, type, id: c.comm_id,
+                         what: c.target_name || method});
+        }
+    };
+    const patch = (proto) => {
+        if (proto.labcheckTraced) return;
+        proto.labcheckTraced = true;
+        for (const name of ['_handleCommOpen', '_handleCommClose', '_handleCommMsg']) {
+            const handle = proto[name];
+            if (handle) proto[name] = function (msg) {
+                note(this, 'in', msg); return handle.call(this, msg);
+            };
+        }
+        const send = proto.sendShellMessage;
+        proto.sendShellMessage = function (msg, ...rest) {
+            note(this, 'out', msg); return send.call(this, msg, ...rest);
+        };
+    };
+    const connectTo = kernels.connectTo;
+    kernels.connectTo = function (...args) {
+        const connection = connectTo.apply(this, args);
+        patch(Object.getPrototypeOf(connection));
+        return connection;
+    };
+}"""
+
+JS_KERNEL_OF = f"""(path) => {{
+    const panel = ({JS_PANEL})(path);
+    const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+    if (kernel && window.labcheckComms) window.labcheckComms.kernels[kernel.id] = path;
+}}"""
+
+
+TRACES: dict[str, list[str]] = {}  # {page: comm_trace(page)}, the latest taken
+
+
+def lab_url(base_url: str, workspace: str, path: str = "") -> str:
+    """JupyterLab in a workspace of its own, reset (nothing restored), opening ``path``.
+
+    Each browser page has its own workspace. A workspace is the layout JupyterLab saves on
+    the server (the open notebooks among it) and restores when a page loads, so two pages
+    in one workspace open each other's notebooks: the explorer's page then held notebooks
+    04 and 05 too, with a second connection to their kernels, and the notebooks' page
+    logged "Comm not found for comm id ..." when notebook 04's kernel, busy with Run All
+    until then, answered the explorer page's widget handshake (a comm_close, which the
+    kernel sends to every page connected to it).
+    """
+    tree = f"/tree/{path}" if path else ""
+    return f"{base_url}/lab/workspaces/labcheck-{workspace}{tree}?reset&token={TOKEN}"
+
+
 def wait_panel(page, path: str, limit: float = 60.0) -> None:
-    """Wait until the notebook ``path`` is open and its kernel is idle and connected."""
+    """Wait until the notebook ``path`` is open and its kernel is idle and connected; from
+    then the page's record of comms (JS_TRACE_COMMS) names its kernel by ``path``."""
     page.wait_for_function(JS_KERNEL_IDLE, arg=path, timeout=limit * 1000)
+    page.evaluate(JS_KERNEL_OF, path)
+
+
+def comm_trace(page) -> list[str]:
+    """The page's record of comms, one line each, times in seconds from the script's start,
+    each kernel named by its notebook."""
+    lc, now_ms = page.evaluate("() => [window.labcheckComms || null, Date.now()]")
+    if not lc:
+        return []
+    offset = time.monotonic() - T_START - now_ms / 1000  # page clock -> our clock
+    return [
+        f"{e['t'] / 1000 + offset:5.1f} s  {lc['kernels'].get(e['kernel'], e['kernel'][:8])}: "
+        f"{e['dir']:3s} {e['type']} {e['id']} {e['what']}"
+        for e in lc["log"]
+    ]
 
 
 def activate(page, path: str) -> None:
@@ -378,10 +467,7 @@ def run_done(page, path: str) -> float | None:
 
 def shut_down_kernel(page, path: str) -> None:
     """Close a notebook that has been checked, then stop its kernel (cores and memory for the
-    rest). In that order: a kernel stopped under an open notebook closes its widgets' comms
-    while the page is disposing of them, and the page then logs "Comm not found for comm id"
-    for the closes that come late (seen once, on notebook 05's explorer: a race of our own
-    making, not something a learner meets). A closed notebook hears nothing more."""
+    rest). A closed notebook hears nothing more from its kernel as it stops."""
     page.evaluate(
         f"async (path) => {{ const p = ({JS_PANEL})(path); if (!p) return;"
         " const session = p.sessionContext.session; const id = session && session.id;"
@@ -498,7 +584,7 @@ def press_to(page, label: str, stops: list[float], target: float) -> None:
 
 
 def check_explorer(page, base_url: str, shots: Path) -> None:
-    page.goto(f"{base_url}/lab/tree/{EXPLORER_NB}?token={TOKEN}", timeout=60_000)
+    page.goto(lab_url(base_url, "explorer", EXPLORER_NB), timeout=60_000)
     wait_panel(page, EXPLORER_NB)
     t0 = time.monotonic()
     run_all_from_menu(page, EXPLORER_NB)
@@ -760,7 +846,7 @@ def check_explorer(page, base_url: str, shots: Path) -> None:
 def check_unrun_05(page, base_url: str, shots: Path) -> None:
     """Open (a copy of) the committed notebook 05 WITHOUT running it: its explorer cell must
     not show "Error displaying widget"; print what it shows instead of the live widgets."""
-    page.goto(f"{base_url}/lab/tree/{UNRUN_05}?token={TOKEN}", timeout=60_000)
+    page.goto(lab_url(base_url, "explorer", UNRUN_05), timeout=60_000)
     page.wait_for_function(
         f"() => ({JS_PANEL})({json.dumps(UNRUN_05)})?.context.isReady", timeout=60_000
     )
@@ -855,7 +941,7 @@ def check_notebooks(
     ready when its turn comes. Returns {name: Run All seconds}; raises Timeout when
     ``stop`` is set (the time is out), naming the notebooks not finished."""
     if not page.evaluate("() => !!(window.jupyterapp && window.jupyterapp.shell)"):
-        page.goto(f"{base_url}/lab?token={TOKEN}", timeout=60_000)
+        page.goto(lab_url(base_url, "notebooks"), timeout=60_000)
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
     page.locator("#filebrowser .jp-DirListing-item").first.wait_for(timeout=30_000)
     try:
@@ -903,6 +989,8 @@ def check_notebooks(
             page.wait_for_timeout(500)  # let the last outputs render
             check_notebook_result(page, name, times[name], shots)
             shut_down_kernel(page, name)
+            info(f"{name}: closed, its kernel shut down")
+            TRACES["notebooks' page"] = comm_trace(page)  # kept even if the time runs out
         page.wait_for_timeout(250)
     return times
 
@@ -953,7 +1041,8 @@ def main() -> int:
         print(f"FAIL  no such notebook(s): {missing}" if missing else "FAIL  nothing to run")
         return 2
 
-    t_start = time.monotonic()
+    global T_START
+    t_start = T_START = time.monotonic()
     info(f"{os.cpu_count()} CPUs, load average {load_average()} at the start")
     tmp = Path(tempfile.mkdtemp(prefix="labcheck-"))
     shots = Path(args.shots) if args.shots else tmp / "shots"
@@ -968,6 +1057,7 @@ def main() -> int:
     log_path = tmp / "jupyterlab.log"
     proc: subprocess.Popen | None = None
     console: list[str] = []
+    console_warnings: list[str] = []  # printed when a check failed, to help read what happened
     times: dict[str, float] = {}
     stop = threading.Event()  # tells the notebooks' thread to give up (time is out)
 
@@ -977,13 +1067,30 @@ def main() -> int:
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.set_default_timeout(20_000)
+        page.add_init_script(  # the comms' record, from the moment the app exists
+            "const labcheckWait = setInterval(() => { const app = window.jupyterapp;"
+            " if (app && app.serviceManager) { clearInterval(labcheckWait);"
+            f" ({JS_TRACE_COMMS})(); }}}}, 5);"
+        )
 
         def when() -> str:
             return f"{where} at {time.monotonic() - t_start:.0f} s"
 
-        page.on("console", lambda m: m.type == "error" and console.append(f"{when()}: {m.text}"))
+        def on_console(m) -> None:
+            if m.type == "error":
+                console.append(f"{when()}: {m.text}")
+            elif m.type == "warning":
+                console_warnings.append(f"{when()}: {m.text}")
+
+        page.on("console", on_console)
         page.on("pageerror", lambda e: console.append(f"{when()}: page error: {e}"))
         return browser, page
+
+    def keep_trace(page, where: str) -> None:
+        try:
+            TRACES[where] = comm_trace(page)
+        except Exception:  # noqa: BLE001 - a diagnosis only; the page may be gone
+            pass
 
     def notebooks_part(base: str) -> None:
         """Every notebook's Run All, in a thread of its own with its own Playwright and
@@ -996,6 +1103,7 @@ def main() -> int:
                 try:
                     times.update(check_notebooks(page, base, names, args.jobs, shots, stop))
                 finally:
+                    keep_trace(page, "notebooks' page")
                     browser.close()
             seconds = time.monotonic() - t
             info(f"Run All of {len(names)} notebooks, {args.jobs} at a time: {seconds:.1f} s")
@@ -1040,6 +1148,7 @@ def main() -> int:
                         check_unrun_05(page, base, shots)
                         check_explorer(page, base, shots)
                     finally:
+                        keep_trace(page, "explorer's page")
                         browser.close()
                 info(f"the explorer's checks took {time.monotonic() - t:.1f} s")
             if worker is not None:
@@ -1057,9 +1166,21 @@ def main() -> int:
             stop_process_group(proc)
         if worker is not None:
             worker.join(CLEANUP_S / 4)
+    with open(shots / "comm_trace.txt", "w") as out:  # the whole record, kept with the shots
+        for where, trace in TRACES.items():
+            out.write("".join(f"{where}: {entry}\n" for entry in trace))
     widget_errors = [m for m in console if re.search(r"widget|comm|Error displaying", m, re.I)]
     for m in console:
         print(f"      browser console error: {m[:200]}")
+        for comm_id in re.findall(r"comm id ([0-9a-f-]+)", m):  # that comm's life, as recorded
+            where, at = re.match(r"(.*?) at (\d+) s", m).groups()
+            trace = TRACES.get(where, [])
+            found = [e for e in trace if comm_id in e]
+            if not found:  # not recorded: what the page's comms did in the 10 s before
+                found = [e for e in trace if 0 <= int(at) - float(e.split()[0]) <= 10]
+                print(f"        (comm {comm_id} not recorded; the page's comms before it:)")
+            for entry in found[-12:]:
+                print(f"        {entry}")
     report(
         not widget_errors,
         "no widget or comm errors in the browser console",
@@ -1070,6 +1191,14 @@ def main() -> int:
     for name in ("root", "config", "data", "runtime", "settings", "workspaces"):
         shutil.rmtree(tmp / name, ignore_errors=True)
     if failures:  # keep the screenshots and the server's log to look at
+        for m in console_warnings[-20:]:
+            print(f"      browser console warning: {m[:200]}")
+        try:  # the server's own warnings and errors ([W ...] and [E ...] lines)
+            lines = log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for entry in [x for x in lines if x.startswith(("[W ", "[E "))][-20:]:
+            print(f"      JupyterLab log: {entry[:200]}")
         print(f"screenshots: {shots}")
         print(f"JupyterLab log: {log_path}")
     else:
