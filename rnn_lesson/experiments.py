@@ -26,10 +26,10 @@ from numbers import Integral
 
 import numpy as np
 
-from .activations import d_sigmoid, get_activation, sigmoid
+from .activations import d_sigmoid, get_activation
 from .checks import choice, function, learning_rate, positive_int, positive_number, seed, values
 from .data import encode
-from .evaluate import BIT_PAIRS, MAX_EVAL_BITS
+from .evaluate import MAX_EVAL_BITS, accuracy_pruned
 from .initializers import INITIALIZERS, MAX_STD
 from .model import (
     PARAM_NAMES,
@@ -220,22 +220,7 @@ def accuracy_all_pairs(params: Params, activation: str = "tanh", T: int = T_SWEE
     T = positive_int(T, "number of bits T")
     if T > MAX_EVAL_BITS:
         raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate all pairs, got {T}")
-    W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
-    z = np.zeros((1, W.shape[0]))  # the prefixes still all right; first the empty one
-    carry = np.zeros(1, dtype=int)  # the true carry into this step, per prefix
-    for t in range(T):
-        x = BIT_PAIRS if t < T - 1 else BIT_PAIRS[:1]  # the last step only sees (0, 0)
-        n, m = z.shape[0], x.shape[0]
-        u = (z @ W)[:, None, :] + (x @ W_in + b)[None, :, :]  # as in evaluate_all_pairs
-        z = f(u).reshape(n * m, -1)
-        y = sigmoid(z @ W_out + c)[:, 0]
-        total = (carry[:, None] + x.sum(axis=1).astype(int)[None, :]).reshape(-1)
-        d, carry = total % 2, total // 2
-        right = (y > 0.5) == (d == 1)
-        z, carry = z[right], carry[right]
-        if z.shape[0] == 0:
-            return 0.0
-    return z.shape[0] / 4 ** (T - 1)
+    return accuracy_pruned(params, f, T)
 
 
 @dataclass(frozen=True)
