@@ -44,9 +44,9 @@ def _as_int_array(values: object, name: str) -> np.ndarray:
             arr = arr.astype(np.int64)
         else:
             raise ValueError(f"{name} must be whole numbers in [0, 2**{MAX_BITS}), got {values!r}")
-    if np.any(arr < 0):
+    if (arr < 0).any():
         raise ValueError(f"{name} must be whole numbers >= 0, got a negative value {arr.min()}")
-    if np.any(arr >= 2**MAX_BITS):  # e.g. uint64, which the cast to int64 would wrap
+    if (arr >= 2**MAX_BITS).any():  # e.g. uint64, which the cast to int64 would wrap
         raise ValueError(f"{name} must be below 2**{MAX_BITS}, got {arr.max()}")
     return arr.astype(np.int64)
 
@@ -99,7 +99,7 @@ def make_batch(
         )
     array_size(a.size * T * 2, f"X for {a.size:,} pairs of {T} bits")
     limit = 2 ** (T - 1)
-    if np.any(a >= limit) or np.any(b >= limit):
+    if (a >= limit).any() or (b >= limit).any():
         raise ValueError(
             f"with T = {T} bits, a and b must be below 2**{T - 1} = {limit} "
             f"so that a + b fits; got max {max(a.max(), b.max())}"

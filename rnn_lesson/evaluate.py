@@ -135,7 +135,7 @@ def _walk(
         z = f(u).reshape(n * m, -1)
         y = sigmoid(z @ W_out + c)[:, 0]  # y[t] = σ(z[t] W_out + c), (n * m,)
         total = (carry[:, None] + x.sum(axis=1).astype(int)[None, :]).reshape(-1)
-        d, carry = total % 2, total // 2  # the sum's bit t, and the carry onward
+        d, carry = total & 1, total >> 1  # the sum's bit t (its last bit), the carry onward
         right = (y > 0.5) == (d == 1)
         if prune:
             z, carry = z[right], carry[right]

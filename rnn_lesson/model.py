@@ -21,6 +21,8 @@ W_in (K, 2, H) and so on. X and D then have shape (K, batch, T, .), or keep
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .activations import DERIVATIVES_FROM_Z, get_activation, sigmoid
@@ -144,7 +146,7 @@ def check_inputs(
         raise ValueError(f"X's leading axes {X.shape[: len(lead)]} must match the stack {lead}")
     if X.shape[-3] < 1 or X.shape[-2] < 1:
         raise ValueError(f"X needs at least one sample and one time step, got {X.shape}")
-    n_models = int(np.prod(lead)) if X.ndim == 3 else 1  # a shared X: every model runs on it
+    n_models = math.prod(lead) if X.ndim == 3 else 1  # a shared X: every model runs on it
     array_size(n_models * X[..., 0].size * H, f"the hidden states of X {X.shape} (H = {H})")
     if D is _NO_D:
         return params, X, None
@@ -167,7 +169,7 @@ def forward(params: Params, X: np.ndarray, activation: str = "tanh") -> tuple[np
     get_activation(activation)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, by value
         y, cache = _forward(params, X, activation)
-    if not (np.all(np.isfinite(cache["u"])) and np.all(np.isfinite(y))):
+    if not (np.isfinite(cache["u"]).all() and np.isfinite(y).all()):
         raise ValueError(too_large(params, "the hidden state"))
     return y, cache
 
@@ -182,7 +184,7 @@ def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
     params, _, D = check_inputs(params, cache["X"], D)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, by value
         grads = _backward(params, cache, D)
-    if not all(np.all(np.isfinite(g)) for g in grads.values()):
+    if not all(np.isfinite(g).all() for g in grads.values()):
         raise ValueError(too_large(params, "the gradients"))
     return grads
 
@@ -229,8 +231,9 @@ def _forward(params: Params, X: np.ndarray, activation: str) -> tuple[np.ndarray
     z = np.empty_like(u)
     z_prev = np.zeros(u.shape[:-2] + u.shape[-1:])  # z[-1] = 0, shape (..., batch, H)
     for t in range(T):
-        u[..., t, :] += mm(z_prev, W)  # u[t] = x[t] W_in + z[t-1] W + b
-        z[..., t, :] = z_prev = f(u[..., t, :])  # z[t] = f(u[t])
+        u_t = u[..., t, :]  # a view: adding to it in place fills u
+        u_t += mm(z_prev, W)  # u[t] = x[t] W_in + z[t-1] W + b
+        z[..., t, :] = z_prev = f(u_t)  # z[t] = f(u[t])
     y = sigmoid(_each_step(z, W_out) + c[..., None, None, :])  # y[t] = σ(z[t] W_out + c)
     return y, {"X": X, "u": u, "z": z, "y": y, "activation": activation}
 
@@ -250,7 +253,8 @@ def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, n
     get_activation(cache["activation"])
     X, u, z = cache["X"], cache["u"], cache["z"]
     W, W_out = params["W"], params["W_out"]
-    from_out = _each_step(delta_out, np.swapaxes(W_out, -1, -2))  # δout[t] W_outᵀ, all t
+    # δout[t] W_outᵀ, all t: with one output unit, each entry is one product, so no matmul
+    from_out = delta_out * np.swapaxes(W_out, -1, -2)[..., None, :, :]
     f_prime = DERIVATIVES_FROM_Z[cache["activation"]](z)  # f'(u[t]) from z[t] = f(u[t]), all t
     delta = np.empty_like(u)
     delta_next = np.zeros(u.shape[:-2] + u.shape[-1:])  # δ[T] = 0: nothing comes after the end
@@ -272,7 +276,10 @@ def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, n
 def _matmul_for(*arrays: np.ndarray):
     """np.dot when every operand is a plain matrix (the same product as @, with less overhead
     per call, which adds up in the time loops); np.matmul for a stack (it broadcasts)."""
-    return np.dot if all(a.ndim == 2 for a in arrays) else np.matmul
+    for a in arrays:  # (a plain loop: called several times per update, all() costs more)
+        if a.ndim != 2:
+            return np.matmul
+    return np.dot
 
 
 def _each_step(A: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -289,7 +296,7 @@ def _sum_outer(a: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Σ over batch and time of a[t]ᵀ g[t]: (..., batch, T, i), (..., batch, T, j) -> (..., i, j)"""
     a2 = a.reshape(*a.shape[:-3], -1, a.shape[-1])  # batch and time folded into one axis
     g2 = g.reshape(*g.shape[:-3], -1, g.shape[-1])
-    a2 = np.swapaxes(a2, -1, -2)
+    a2 = a2.swapaxes(-1, -2)
     return _matmul_for(a2, g2)(a2, g2)  # a shared X (no model axis) broadcasts over a stack
 
 
@@ -304,7 +311,7 @@ def _check_outputs(Y: object, D: object) -> tuple[np.ndarray, np.ndarray]:
     if Y.shape[-3] < 1 or Y.shape[-2] < 1:
         raise ValueError(f"Y and D need at least one sample and one time step, got {Y.shape}")
     for name, A in (("Y", Y), ("D", D)):
-        if np.any(A < 0) or np.any(A > 1):
+        if (A < 0).any() or (A > 1).any():
             raise ValueError(f"{name} must hold values in [0, 1], got {A.min():g} to {A.max():g}")
     return Y, D
 
