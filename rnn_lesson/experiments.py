@@ -28,7 +28,7 @@ import numpy as np
 
 from .activations import d_sigmoid, get_activation
 from .checks import choice, function, learning_rate, positive_int, positive_number, seed, values
-from .data import encode
+from .data import PairStream
 from .evaluate import MAX_EVAL_BITS, accuracy_pruned
 from .initializers import INITIALIZERS, MAX_STD
 from .model import (
@@ -165,12 +165,11 @@ def _train_stack(
     alive = list(range(len(models)))  # which models the stack p holds, in its order
     for c in dict.fromkeys(c for c, _ in models):
         sweep.params[c] = {k: np.empty((len(sweep.seeds),) + v.shape[1:]) for k, v in p.items()}
-    rng = np.random.default_rng(data_seed)
-    high = 2 ** (T_SWEEP - 1)
+    # one pair per update, = random_pairs(rng, 1, T) as in train
+    pairs = PairStream([np.random.default_rng(data_seed)], 1, T_SWEEP, int(ends.max()))
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
         for n in range(1, int(ends.max()) + 1):
-            a, b = rng.integers(0, high, size=(2, 1))  # = random_pairs(rng, 1, T), as in train
-            X, D = encode(a, b, T_SWEEP)
+            X, D = pairs.next()
             y, cache = _forward(p, X, activation)
             grads = backward(p, cache, D)
             step = lr[alive]

@@ -41,7 +41,7 @@ import numpy as np
 
 from .activations import get_activation
 from .checks import array_size, boolean, function, generator, learning_rate, positive_int
-from .data import _check_bits, encode
+from .data import PairStream, _check_bits
 from .evaluate import MAX_EVAL_BITS, evaluate_unchecked
 from .model import PARAM_NAMES, Params, _backward, _forward, as_params, check_grads, too_large
 
@@ -274,18 +274,14 @@ def train(
     pool = ThreadPoolExecutor(1) if eval_in_background else None
     pending: list[tuple] = []  # (update, future of (loss, acc), models training, g_max)
     cancelled = False  # by should_stop
-    high = 2 ** (T - 1)
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
+    # random_pairs(rng, batch_size, T) for every update; one generator per model: (K, batch, T, .)
+    # (leaving the `with`, however the loop ends, rng is left just after the pairs used)
+    pairs = PairStream(rngs or [rng], batch_size, T, n_updates, per_model=rngs is not None)
+    with np.errstate(over="ignore", invalid="ignore"), pairs:  # divergence is caught by value
         record(0)
         stopped = not training.all()  # has any model stopped? (a Python bool: cheap to test)
         for n in range(1, n_updates + 1 if training.any() else 1):
-            if rngs is None:
-                a, b = rng.integers(0, high, size=(2, batch_size))  # = random_pairs(rng, ...)
-                X, D = encode(a, b, T)
-            else:  # one generator per model: (K, batch, T, .)
-                a, b = np.stack([r.integers(0, high, size=(2, batch_size)) for r in rngs], 1)
-                X, D = encode(a.ravel(), b.ravel(), T)
-                X, D = X.reshape(K, batch_size, T, 2), D.reshape(K, batch_size, T, 1)
+            X, D = pairs.next()
             y, cache = _forward(p, X, activation)
             grads = backward(p, cache, D)
             # ||g|| = sqrt(Σ over all five gradients of the squares of their entries), per model

@@ -106,3 +106,34 @@ def test_random_pairs_is_the_documented_single_draw():
     a, b = R.random_pairs(np.random.default_rng(5), 7, T=6)
     ref = np.random.default_rng(5).integers(0, 2**5, size=(2, 7))
     np.testing.assert_array_equal(np.stack([a, b]), ref)
+
+
+@pytest.mark.parametrize(("batch", "T", "per_model"), [(1, 8, False), (3, 8, False), (2, 5, True)])
+def test_pair_stream_draws_what_random_pairs_would_and_rewinds(monkeypatch, batch, T, per_model):
+    # Blocks of updates drawn at once give the pairs of one random_pairs call per update, in
+    # order; stopped inside a block, the generators are left where those calls leave them.
+    monkeypatch.setattr(R.data.PairStream, "BLOCK_NUMBERS", 300)  # small blocks: several
+    seeds = (3, 4, 5) if per_model else (3,)
+    n_updates, stop = 1000, 203
+    mine = [np.random.default_rng(s) for s in seeds]
+    theirs = [np.random.default_rng(s) for s in seeds]
+    with R.data.PairStream(mine, batch, T, n_updates, per_model=per_model) as pairs:
+        for _ in range(stop):
+            X, D = pairs.next()
+            drawn = [R.make_batch(*R.random_pairs(r, batch, T), T) for r in theirs]
+            if per_model:
+                want_X, want_D = np.stack([x for x, _ in drawn]), np.stack([d for _, d in drawn])
+            else:
+                want_X, want_D = drawn[0]
+            assert X.shape == want_X.shape and X.flags.c_contiguous
+            np.testing.assert_array_equal(X, want_X)
+            np.testing.assert_array_equal(D, want_D)
+        assert 1 < pairs.size < stop and pairs.used < pairs.size  # stopped inside a block
+    for r, s in zip(mine, theirs, strict=True):  # both generators go on with the same numbers
+        np.testing.assert_array_equal(r.integers(0, 2**40, size=5), s.integers(0, 2**40, size=5))
+
+
+def test_pair_stream_needs_one_generator_unless_per_model():
+    rngs = [np.random.default_rng(0), np.random.default_rng(1)]
+    with pytest.raises(ValueError, match="one generator, or per_model=True; got 2"):
+        R.data.PairStream(rngs, 1, 8, 10)

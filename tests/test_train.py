@@ -37,6 +37,21 @@ def test_one_update_is_one_sgd_step():
     np.testing.assert_array_equal(result.updates, [0, 1])
 
 
+def test_a_run_that_stops_early_leaves_rng_just_after_the_pairs_it_used():
+    # train draws its pairs a block of updates at a time; a run cancelled inside a block (here
+    # after update 37 of 500) puts rng back after update 37's pairs, so a second run with the
+    # same rng goes on with update 38's: 37 + 63 updates end where 100 in one run do.
+    p = R.init_params(8, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(5)
+    calls = iter(range(1, 501))
+    first = R.train(
+        p, rng=rng, n_updates=500, eval_every=500, should_stop=lambda: next(calls) == 37
+    )
+    rest = R.train(first.params, rng=rng, n_updates=63, eval_every=63)
+    whole = R.train(p, rng=np.random.default_rng(5), n_updates=100, eval_every=100)
+    assert_same_params(rest.params, whole.params)
+
+
 def test_per_sample_sgd_reaches_100_percent():
     # The course's set-up with Xavier: tanh, 16 hidden units, lr 0.1, one sample per update.
     p = R.init_params(16, "xavier", rng=np.random.default_rng(0))
