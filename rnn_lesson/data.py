@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import array_size, generator, positive_int
+from .checks import array_size, boolean, generator, positive_int
 
 MAX_BITS = 62  # int64 holds a + b for a, b < 2**62
 
@@ -149,10 +149,16 @@ class PairStream:
         n_updates: int,
         per_model: bool = False,
     ):
-        if not per_model and len(rngs) != 1:
+        if not isinstance(rngs, (list, tuple)) or not rngs:
+            raise ValueError(f"rngs must be a list of numpy.random.Generator, got {rngs!r:.80}")
+        rngs = [generator(r) for r in rngs]
+        if not boolean(per_model, "per_model") and len(rngs) != 1:
             raise ValueError(f"one generator, or per_model=True; got {len(rngs)} generators")
-        self.rngs, self.batch, self.T, self.left = rngs, batch, T, n_updates
-        self.per_model = per_model
+        self.rngs, self.per_model = rngs, per_model
+        self.batch = positive_int(batch, "batch size")
+        self.T = _check_bits(T)
+        self.left = positive_int(n_updates, "n_updates")
+        array_size(len(rngs) * self.batch * self.T * 2, "X of one update")
         self.size = self.used = 0  # updates in the current block, and taken from it
         self.X = self.D = None
         self.states: list = []

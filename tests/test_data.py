@@ -133,7 +133,18 @@ def test_pair_stream_draws_what_random_pairs_would_and_rewinds(monkeypatch, batc
         np.testing.assert_array_equal(r.integers(0, 2**40, size=5), s.integers(0, 2**40, size=5))
 
 
-def test_pair_stream_needs_one_generator_unless_per_model():
+def test_pair_stream_refuses_bad_input():
     rngs = [np.random.default_rng(0), np.random.default_rng(1)]
     with pytest.raises(ValueError, match="one generator, or per_model=True; got 2"):
         R.data.PairStream(rngs, 1, 8, 10)
+    for bad, match in [
+        (dict(rngs=[]), "rngs must be a list of numpy.random.Generator"),
+        (dict(rngs=[np.random.RandomState(0)]), "rng must be a numpy.random.Generator"),
+        (dict(batch=0), "batch size must be a whole number >= 1"),
+        (dict(T=0), "number of bits T must be a whole number >= 1"),
+        (dict(n_updates=0), "n_updates must be a whole number >= 1"),
+        (dict(per_model="yes"), "per_model must be True or False"),
+    ]:
+        args = dict(rngs=[np.random.default_rng(0)], batch=1, T=8, n_updates=10) | bad
+        with pytest.raises(ValueError, match=match):
+            R.data.PairStream(**args)
