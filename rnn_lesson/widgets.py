@@ -35,7 +35,9 @@ from numbers import Real
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from .activations import ACTIVATIONS
 from .checks import boolean, choice, number_in, positive_int
@@ -325,22 +327,28 @@ def curves_png(
             continue
         models = _models(res)
         for ax, column, factor in zip(axes, columns, scale, strict=True):
+            # the seeds' curves as one LineCollection: one artist to draw, not one per seed
+            curves, colours = [], []
             for k, m in enumerate(models):
                 updates, values = m["curve"][0], m["curve"][column]
                 ok = np.isfinite(values) & (values > 0 if column == 3 else True)
-                c = colour or f"C{k % 10}"
-                ax.plot(updates[ok], factor * values[ok], color=c, lw=0.8,
-                        alpha=0.3 if faded else 0.6)  # fmt: skip
-                if m["diverged_at"] is not None and ok.any() and not faded:
-                    ax.plot(updates[ok][-1], factor * values[ok][-1], "x", color=c, ms=8)
+                if not ok.any():
+                    continue
+                curves.append(np.column_stack([updates[ok], factor * values[ok]]))
+                colours.append(colour or f"C{k % 10}")
+                if m["diverged_at"] is not None and not faded:
+                    ax.plot(curves[-1][-1, 0], curves[-1][-1, 1], "x", color=colours[-1], ms=8)
+            if curves:
+                ax.add_collection(
+                    LineCollection(curves, colors=colours, lw=0.8, alpha=0.3 if faded else 0.6,
+                                   label="previous setting" if faded and len(models) == 1 else None)
+                )  # fmt: skip
             if len(models) > 1:
                 updates, median = _median_curve(models, column)
                 ok = median > 0 if column == 3 else np.isfinite(median)
                 label = "previous setting, median" if faded else "median of the seeds"
                 ax.plot(updates[ok], factor * median[ok], color=colour or "black",
                         lw=2.5, alpha=0.45 if faded else 0.9, label=label)  # fmt: skip
-            elif faded:
-                ax.lines[-1].set_label("previous setting")
     ax_loss, ax_acc, ax_g = axes
     ax_loss.set_ylabel("loss over all pairs")
     ax_loss.set_title("Loss")
@@ -349,13 +357,15 @@ def curves_png(
     ax_acc.set_title("Accuracy on all pairs")
     ax_g.set_ylabel("largest ||g|| since the last point")
     ax_g.set_title("Gradient norm")
-    if any(line.get_ydata().size for line in ax_g.lines):
+    if ax_g.collections or any(line.get_ydata().size for line in ax_g.lines):  # norms drawn
         ax_g.set_yscale("log")
+        ax_g.yaxis.set_minor_locator(NullLocator())  # (minor ticks: a third of the drawing)
     for ax in axes:
         ax.set_xlabel("update")
         ax.grid(alpha=0.3)
-        if any(not line.get_label().startswith("_") for line in ax.lines):
-            ax.legend(fontsize=8)
+    # One legend: the lines mean the same in every panel.
+    if ax_loss.get_legend_handles_labels()[0]:
+        ax_loss.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     buf = io.BytesIO()
