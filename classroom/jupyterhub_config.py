@@ -134,6 +134,9 @@ c.Spawner.environment = {
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
+    # The explorer evaluates in a thread, not in two worker processes per student
+    # (rnn_lesson/workers.py): the class shares the cores, and the workers' memory adds up.
+    "RNN_LESSON_EVAL_WORKERS": "0",
 }
 # Twenty servers starting at once on two cores take a while.
 c.Spawner.start_timeout = 180

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -143,7 +143,7 @@ def train(
     eval_at: Sequence[int] | None = None,
     should_stop: Callable[[], bool] | None = None,
     eval_overflow_stops: bool = True,
-    eval_in_background: bool = False,
+    eval_in_background: bool | Executor = False,
 ) -> TrainResult:
     """Train with SGD; the given ``params`` are not changed (a copy is trained).
 
@@ -171,9 +171,11 @@ def train(
         as divergence at that update. False: only an update whose outputs or new weights are
         not finite does, so ``diverged_at`` is the same however often the run is evaluated;
         the model goes on training, and its curve ends at its last finite evaluation
-    eval_in_background: evaluate in a second thread while training goes on (the same
-        numbers, sooner on two cores); needs ``eval_overflow_stops=False`` and
-        ``stop_at_100=False``, since then no decision waits for an evaluation
+    eval_in_background: evaluate while training goes on, the same numbers sooner on two
+        cores: True in a second thread, or an ``Executor`` to submit the evaluations to
+        (the explorer's worker processes, ``workers.evaluation_pool()``; it is left running).
+        Needs ``eval_overflow_stops=False`` and ``stop_at_100=False``, since then no decision
+        waits for an evaluation
     """
     params, lead, H = as_params(params)
     if len(lead) > 1:
@@ -186,7 +188,13 @@ def train(
     eval_every = positive_int(eval_every, "eval_every")
     boolean(stop_at_100, "stop_at_100")
     boolean(eval_overflow_stops, "eval_overflow_stops")
-    if boolean(eval_in_background, "eval_in_background") and (eval_overflow_stops or stop_at_100):
+    given_pool = eval_in_background if isinstance(eval_in_background, Executor) else None
+    if given_pool is None and not isinstance(eval_in_background, (bool, np.bool_)):
+        raise ValueError(
+            "eval_in_background must be True, False or a concurrent.futures.Executor, "
+            f"got {eval_in_background!r}"
+        )
+    if eval_in_background and (eval_overflow_stops or stop_at_100):
         raise ValueError(
             "eval_in_background=True needs eval_overflow_stops=False and stop_at_100=False: "
             "with them, training would have to wait for every evaluation"
@@ -267,11 +275,17 @@ def train(
                 break
             loss, acc = np.atleast_1d(*future.result())
             append(n, loss, acc, was_training, g_norm)
-        pool.shutdown()
+        if given_pool is None:  # our own thread; a pool we were given stays up
+            pool.shutdown()
 
     # Evaluating in a second thread while the training goes on: numpy releases the GIL in
-    # the evaluation's large array operations, so on two cores the two run side by side.
-    pool = ThreadPoolExecutor(1) if eval_in_background else None
+    # the evaluation's large array operations, so on two cores the two can run side by side.
+    # (Only just: the training loop's small operations keep the GIL nearly all the time.
+    # Worker processes, given as an Executor, have an interpreter of their own.)
+    if given_pool is not None:
+        pool = given_pool
+    else:
+        pool = ThreadPoolExecutor(1) if eval_in_background else None
     pending: list[tuple] = []  # (update, future of (loss, acc), models training, g_max)
     cancelled = False  # by should_stop
     # random_pairs(rng, batch_size, T) for every update; one generator per model: (K, batch, T, .)
@@ -352,7 +366,7 @@ def train(
 
 
 def _evaluate_quietly(params: Params, activation: str, T: int) -> tuple:
-    """``evaluate_unchecked`` in another thread (numpy's error state is per thread)."""
+    """``evaluate_unchecked`` in another thread or process (numpy's error state is per thread)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return evaluate_unchecked(params, activation, T)
 

@@ -18,6 +18,8 @@ The work is done by plain functions, so a notebook or a test can call them direc
 box. Its ``controls`` dict holds the control widgets by setting name, ``summary`` (an
 HTML widget) shows the text, ``plot`` (an Output widget) the curves. A change of a control
 retrains in a worker thread; a newer change cancels a run still going (the latest wins).
+The explorer's evaluations run in two worker processes (``workers.evaluation_pool()``),
+beside the training, on the other cores.
 
 The figures are drawn on a ``matplotlib.figure.Figure`` of their own, not through
 pyplot, so no figure is left open and none is shown twice by a notebook's inline backend.
@@ -31,6 +33,8 @@ import io
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from numbers import Real
 
 import ipywidgets as widgets
@@ -48,6 +52,7 @@ from .initializers import INITIALIZERS
 from .model import forward, init_params, stack_params
 from .plots import plot_history
 from .train import TrainResult, train
+from .workers import evaluation_pool
 
 DEFAULTS = {
     "lr": 0.1,
@@ -96,6 +101,7 @@ def run_experiment(
     eval_every: int | None = None,
     sample: tuple[int, int] = SAMPLE,
     should_stop: Callable[[], bool] | None = None,
+    eval_pool: Executor | None = None,
 ) -> tuple[TrainResult, str]:
     """Train ``n_seeds`` networks with SGD, as one stack; return ``(result, summary_text)``.
 
@@ -110,9 +116,11 @@ def run_experiment(
     eval_every: evaluate on all pairs every this many updates (default: 10 times in all)
     sample: the pair (a, b) whose sum the summary shows the trained networks computing
     should_stop: passed to ``train``: a function of no arguments; True cancels the run
+    eval_pool: None, or an ``Executor`` to evaluate in (the explorer passes its worker
+        processes, ``workers.evaluation_pool()``)
 
-    The evaluations run in a second thread beside the training (``train``'s
-    ``eval_in_background``): the same numbers as one after the other, sooner on two cores.
+    The evaluations run beside the training (``train``'s ``eval_in_background``), in a
+    second thread or in ``eval_pool``: the same numbers as one after the other, sooner.
 
     A network diverges at the first update whose outputs or new weights are not finite
     (``train``'s ``eval_overflow_stops=False``), so the update reported does not depend on
@@ -139,7 +147,7 @@ def run_experiment(
         backward_fn=backward_course_output if course_output else None,
         should_stop=should_stop,
         eval_overflow_stops=False,
-        eval_in_background=True,
+        eval_in_background=True if eval_pool is None else eval_pool,
     )
     seeds = f"seed {seed}" if n_seeds == 1 else f"{n_seeds} seeds {seed}-{seed + n_seeds - 1}"
     settings = (
@@ -528,7 +536,10 @@ class Explorer(widgets.VBox):
 
         self.controls["std"].disabled = s["init"] != "normal"
         try:
-            result, text = run_experiment(**s, should_stop=stale)
+            try:
+                result, text = run_experiment(**s, should_stop=stale, eval_pool=evaluation_pool())
+            except BrokenProcessPool:  # a worker died (killed, out of memory): use a thread
+                result, text = run_experiment(**s, should_stop=stale)
             png = None if stale() else curves_png(result, self.result, _title(s))
         except Exception as err:  # shown, not lost in a worker thread
             with self._lock:

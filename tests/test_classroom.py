@@ -15,6 +15,8 @@ import pytest
 from test_environment import conda_dependencies, parse_requirement
 from traitlets.config import Config
 
+from rnn_lesson import workers
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "classroom" / "jupyterhub_config.py"
 LOADTEST_ENV = {
@@ -99,6 +101,9 @@ def test_each_student_gets_a_local_process_in_the_project_environment(monkeypatc
     assert c.Spawner.environment["PATH"].startswith("/srv/some/venv/bin:")
     assert c.Spawner.default_url == "/lab/tree/notebooks/01_concept.ipynb"
     assert c.Spawner.pre_spawn_hook is ns["ensure_student_account"]
+    # The explorer evaluates in a thread on the shared hub: no worker processes per student.
+    monkeypatch.setenv(workers.ENV_VAR, c.Spawner.environment[workers.ENV_VAR])
+    assert workers.n_workers() == 0
 
 
 def test_idle_servers_are_culled(monkeypatch):
