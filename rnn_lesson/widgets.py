@@ -131,6 +131,10 @@ def run_experiment(
     course_output = boolean(course_output, "course_output")
     seed = check_seed(seed)
     sample = _check_sample(sample)
+    if eval_pool is not None and not isinstance(eval_pool, Executor):
+        raise ValueError(
+            f"eval_pool must be None or a concurrent.futures.Executor, got {eval_pool!r:.80}"
+        )
     if eval_every is None:
         eval_every = max(1, n_updates // N_EVALS)
     rngs = [np.random.default_rng(seed + k) for k in range(n_seeds)]
@@ -367,7 +371,7 @@ def curves_png(
     ax_g.set_title("Gradient norm")
     if ax_g.collections or any(line.get_ydata().size for line in ax_g.lines):  # norms drawn
         ax_g.set_yscale("log")
-        ax_g.yaxis.set_minor_locator(NullLocator())  # (minor ticks: a third of the drawing)
+        ax_g.yaxis.set_minor_locator(NullLocator())  # (its minor ticks: a tenth of the drawing)
     for ax in axes:
         ax.set_xlabel("update")
         ax.grid(alpha=0.3)

@@ -125,6 +125,12 @@ def test_a_bad_number_of_workers_says_what_is_allowed(monkeypatch, value):
         close(box)
 
 
+@pytest.mark.parametrize("value", [True, "processes", 2])
+def test_run_experiment_takes_an_executor_or_none(value):
+    with pytest.raises(ValueError, match="eval_pool must be None or a concurrent.futures.Executor"):
+        W.run_experiment(n_updates=100, n_seeds=1, hidden_size=4, eval_pool=value)
+
+
 @pytest.mark.parametrize("value", ["yes", 1, None, object()])
 def test_eval_in_background_takes_a_bool_or_an_executor(value):
     p = R.init_params(2, rng=np.random.default_rng(0))
