@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -66,19 +67,27 @@ def evaluation_pool() -> ProcessPoolExecutor | None:
             _pool = None
         if _pool is None and n > 0:
             _pool = ProcessPoolExecutor(
-                n, mp_context=multiprocessing.get_context("spawn"), initializer=_one_blas_thread
+                n, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
             )
             for _ in range(n):  # start the workers now, not at the first evaluation
                 _pool.submit(_ready)
         return _pool
 
 
-def _one_blas_thread() -> None:
-    """Each worker's BLAS (OpenBLAS, in numpy's wheels) computes with one thread. With more,
-    the workers and the kernel ask for more threads than there are cores, and OpenBLAS's
-    idle threads wait by spinning: measured on two cores, the explorer's default change took
-    2.9 s instead of 1.7 s. One thread gives the same numbers: the threads split a product
-    by rows and columns, not a sum."""
+def _start_worker() -> None:
+    """Run in each worker as it starts.
+
+    - Ignore Ctrl-C (SIGINT). Jupyter interrupts a kernel by sending SIGINT to its whole
+      process group, workers included: without this, the Stop button would kill them.
+      They still stop with the kernel (the pool shuts them down, or they see its end of the
+      pipe close).
+    - One BLAS thread (OpenBLAS, in numpy's wheels). With more, the workers and the kernel
+      ask for more threads than there are cores, and OpenBLAS's idle threads wait by
+      spinning: measured on two cores, the explorer's default change took 2.9 s instead of
+      1.7 s. One thread gives the same numbers: the threads split a product by rows and
+      columns, not a sum.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(1)
 
 

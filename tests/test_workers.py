@@ -2,6 +2,8 @@
 outlives a run and replaces a dead worker, and the environment setting that turns them off."""
 
 import os
+import signal
+import time
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -83,6 +85,19 @@ def test_a_dead_worker_is_replaced():
     pool = workers.evaluation_pool()
     assert pool is not dead
     assert pool.submit(int, "3").result(timeout=60) == 3
+
+
+def test_ctrl_c_in_the_kernel_does_not_stop_the_workers():
+    # Jupyter interrupts a kernel (its Stop button) by sending SIGINT to the kernel's whole
+    # process group, and so to the workers too.
+    pool = workers.evaluation_pool()
+    pids = {pool.submit(os.getpid).result(timeout=60) for _ in range(6)}
+    assert os.getpid() not in pids
+    for pid in pids:
+        os.kill(pid, signal.SIGINT)
+    time.sleep(1.0)  # a worker that did not ignore it would be dead by now, the pool broken
+    assert workers.evaluation_pool() is pool
+    assert pool.submit(int, "5").result(timeout=60) == 5
 
 
 def test_the_explorer_falls_back_to_a_thread_when_a_worker_died(monkeypatch):
