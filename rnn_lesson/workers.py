@@ -79,8 +79,9 @@ def _start_worker() -> None:
 
     - Ignore Ctrl-C (SIGINT). Jupyter interrupts a kernel by sending SIGINT to its whole
       process group, workers included: without this, the Stop button would kill them.
-      They still stop with the kernel (the pool shuts them down, or they see its end of the
-      pipe close).
+    - Stop when the kernel does. A kernel that exits shuts its pool down, and Jupyter kills
+      a kernel's whole process group; but a kernel killed alone (by the system, out of
+      memory) would leave its workers waiting forever. A thread waits for the kernel to end.
     - One BLAS thread (OpenBLAS, in numpy's wheels). With more, the workers and the kernel
       ask for more threads than there are cores, and OpenBLAS's idle threads wait by
       spinning: measured on two cores, the explorer's default change took 2.9 s instead of
@@ -88,7 +89,16 @@ def _start_worker() -> None:
       columns, not a sum.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     threadpool_limits(1)
+
+
+def _exit_with_parent() -> None:
+    """Wait until the process that started this worker ends; then end this one."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+        os._exit(0)
 
 
 def _ready() -> None:

@@ -3,6 +3,8 @@ outlives a run and replaces a dead worker, and the environment setting that turn
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -98,6 +100,50 @@ def test_ctrl_c_in_the_kernel_does_not_stop_the_workers():
     time.sleep(1.0)  # a worker that did not ignore it would be dead by now, the pool broken
     assert workers.evaluation_pool() is pool
     assert pool.submit(int, "5").result(timeout=60) == 5
+
+
+def test_the_workers_end_when_the_kernel_is_killed_alone():
+    # (as the system's out-of-memory killer would: only the kernel, not its process group)
+    code = (
+        "import os, time\n"
+        "from rnn_lesson import workers\n"
+        "pool = workers.evaluation_pool()\n"
+        "pids = set()\n"
+        "while len(pids) < workers.DEFAULT_WORKERS:\n"
+        "    pids.add(pool.submit(os.getpid).result(timeout=60))\n"
+        "print(*pids, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    kernel = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(pid) for pid in kernel.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+    finally:
+        kernel.kill()
+        kernel.wait()
+        kernel.stdout.close()
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if alive(pid)]
+    for pid in left:  # (do not leave them behind if the test fails)
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+
+
+def alive(pid: int) -> bool:
+    """Is process ``pid`` running (not ended, not a zombie waiting to be reaped)?"""
+    if os.path.exists("/proc/self/stat"):  # Linux: a zombie has ended, though not yet reaped
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    try:  # elsewhere (macOS): does it exist at all?
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_the_explorer_falls_back_to_a_thread_when_a_worker_died(monkeypatch):
