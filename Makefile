@@ -43,8 +43,9 @@ lab: $(VENV)/.installed-lab
 
 # The notebooks run under nbval in several numerical worlds (scripts/run_worlds.py): the
 # machine as it is, and other BLAS kernels and numpy SIMD settings, side by side. The unit
-# tests run beside them, as one more job, so that no core idles while they run; they need no
-# nbval (-p no:nbval: its plugin would load nbformat and jsonschema, 4 s of CPU for nothing).
+# tests run beside them, as one more job that starts last, so that no core idles while the
+# last worlds finish; they need no nbval (-p no:nbval: its plugin would load nbformat and
+# jsonschema, 4 s of CPU for nothing).
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/run_worlds.py --beside "$(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval tests"

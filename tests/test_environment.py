@@ -206,6 +206,30 @@ def test_the_unit_tests_run_beside_the_worlds_and_count():
     assert not ok and "1 failed" in output
 
 
+def test_the_command_beside_starts_after_every_world(monkeypatch, capsys):
+    runner = load_runner()
+    started = []
+
+    def world(name, extra, notebooks, side_by_side):
+        started.append(name)
+        return name, True, ""
+
+    def beside(command, side_by_side):
+        started.append(command)
+        return command, command != "fails", ""
+
+    monkeypatch.setattr(runner, "run_world", world)
+    monkeypatch.setattr(runner, "run_beside", beside)
+    for command, code in (("unit tests", 0), ("fails", 1)):
+        started.clear()
+        argv = ["run_worlds.py", "--jobs", "1", "--world", "default", "--world", "nehalem"]
+        monkeypatch.setattr(sys, "argv", [*argv, "--beside", command])
+        assert runner.main() == code
+        assert started == ["default", "nehalem", command]
+    out = capsys.readouterr().out
+    assert "`unit tests`: passed" in out and "`fails`: FAILED" in out
+
+
 def load_runner():
     spec = importlib.util.spec_from_file_location("run_worlds", ROOT / "scripts" / "run_worlds.py")
     module = importlib.util.module_from_spec(spec)
