@@ -269,3 +269,23 @@ def test_the_numerics_do_not_import_plotting_or_widgets():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_worlds_and_the_command_beside_keep_freed_memory(monkeypatch):
+    runner = load_runner()
+    seen = []
+
+    def run(cmd, *, env, **kwargs):
+        seen.append(env)
+        return subprocess.CompletedProcess(cmd, 0, "1 passed\n", "")
+
+    monkeypatch.setattr(runner.subprocess, "run", run)
+    monkeypatch.setattr(runner, "describe", lambda env: "described")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "12345")  # a value set by the caller wins
+    runner.run_world("nehalem", {"OPENBLAS_CORETYPE": "Nehalem"}, [], side_by_side=True)
+    runner.run_beside("true", side_by_side=True)
+    for env in seen:
+        assert env["MALLOC_MMAP_THRESHOLD_"] == str(32 * 2**20)
+        assert env["MALLOC_TRIM_THRESHOLD_"] == "12345"
+    assert seen[0]["OPENBLAS_CORETYPE"] == "Nehalem" and len(seen) == 2
