@@ -220,9 +220,9 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         # Jobs start in the order they are submitted, as places free up. The default world
         # (the most notebooks, and the only one that makes images) goes first, and the
-        # command beside goes last: it is short, so while the last worlds finish it keeps the
-        # cores busy, and it ends about when they do. (When it went first, it was done within
-        # two minutes, and at the end the last world ran alone for about 30 s, one core idle.)
+        # command beside goes last: it is short, and keeps the cores busy while the last
+        # worlds run. (When it went first, it was done within two minutes, and at the end
+        # the last world ran alone for about 30 s, one core idle.)
         jobs = [
             pool.submit(run_world, w, env, every if w == "default" else training, side_by_side)
             for w, env in chosen.items()
