@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LAB_ARGS ?=
 
 .PHONY: lab test lint format bench execute lab-check clean classroom classroom-check \
-	classroom-venv classroom-deps
+	classroom-venv classroom-deps classroom-teacher classroom-security-check
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
 $(BIN)/python:
@@ -93,6 +93,9 @@ lab-check: $(VENV)/.installed-lab $(LABCHECK_VENV)/.installed
 # /root too (CLASSROOM_PYTHON). The proxy comes from npm into classroom/node_modules.
 CLASSROOM_PYTHON ?= /usr/bin/python3
 CLASSROOM_STUDENT_VENV ?= /srv/rnn-lesson/venv
+# The notebooks a student's server copies into their home, beside the venv: root's alone.
+CLASSROOM_NOTEBOOKS ?= $(dir $(CLASSROOM_STUDENT_VENV))notebooks
+CLASSROOM_STATE ?= classroom/state
 HUB_VENV := classroom/.venv-hub
 N ?= 20
 CLASSROOM_CHECK_ARGS ?=
@@ -116,19 +119,37 @@ classroom-venv: $(HUB_VENV)/.installed
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q . \
 		"jupyterhub==$$($(HUB_VENV)/bin/python -c 'import jupyterhub; print(jupyterhub.__version__)')"
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
-	chmod -R a+rX $(CLASSROOM_STUDENT_VENV)
+	chmod -R a+rX,go-w $(CLASSROOM_STUDENT_VENV)
+	rm -rf $(CLASSROOM_NOTEBOOKS).new && cp -R notebooks $(CLASSROOM_NOTEBOOKS).new
+	find $(CLASSROOM_NOTEBOOKS).new -name .ipynb_checkpoints -prune -exec rm -rf {} +
+	chown -R root:root $(CLASSROOM_NOTEBOOKS).new && chmod -R a+rX,go-w $(CLASSROOM_NOTEBOOKS).new
+	rm -rf $(CLASSROOM_NOTEBOOKS) && mv $(CLASSROOM_NOTEBOOKS).new $(CLASSROOM_NOTEBOOKS)
 
-# Start the hub for a class: make classroom CLASSROOM_TEACHER=<your hub name>
-# (listens on 127.0.0.1:8000; README "Teaching with it" says how to serve it to a class).
+# The teacher's password, asked twice; only its bcrypt hash is kept, in classroom/state. The
+# hub writes the teacher's account from it at every start, before it answers anyone.
+classroom-teacher: $(HUB_VENV)/.installed
+	$(HUB_VENV)/bin/python classroom/set_teacher_password.py $(CLASSROOM_STATE)
+
+# Start the hub for a class (README "A class on one server"):
+#   make classroom CLASSROOM_TEACHER=<your hub name> CLASSROOM_CLASS_LIST=<file of names>
+# listens on 127.0.0.1:8000. CLASSROOM_SIGNUP=closed once the class has signed up.
 classroom: classroom-deps classroom-venv
-	mkdir -p classroom/state && chmod 700 classroom/state
-	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) \
+	mkdir -p $(CLASSROOM_STATE) && chmod 700 $(CLASSROOM_STATE)
+	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
+		CLASSROOM_STATE_DIR=$(abspath $(CLASSROOM_STATE)) \
 		$(HUB_VENV)/bin/python -m jupyterhub -f classroom/jupyterhub_config.py
 
-# The load test: N simulated students (default 20) on a hub on 127.0.0.1. make classroom-check N=3
+# The load test: N simulated students (default 20) on a hub on 127.0.0.1, then the security
+# check: every attack of classroom/security_check.py tried against a classroom hub on
+# 127.0.0.1. make classroom-check N=3
 classroom-check: classroom-deps classroom-venv
-	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) \
+	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
 		$(HUB_VENV)/bin/python classroom/load_test.py --students $(N) $(CLASSROOM_CHECK_ARGS)
+	$(MAKE) classroom-security-check
+
+classroom-security-check: classroom-deps classroom-venv
+	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
+		$(HUB_VENV)/bin/python classroom/security_check.py $(SECURITY_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LABCHECK_VENV) $(HUB_VENV) classroom/node_modules .pytest_cache .ruff_cache \

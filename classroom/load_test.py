@@ -343,9 +343,10 @@ class Hub:
         headers = dict(kw.pop("headers", {}))
         if auth == "token":
             headers["Authorization"] = f"token {student.token}"
-        elif auth == "cookie" and student.cookies:
+        elif auth in ("cookie", "cookies-no-xsrf") and student.cookies:
+            # "cookies-no-xsrf": what a page on another origin can send, without the token
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in student.cookies.items())
-            if "_xsrf" in student.cookies:
+            if auth == "cookie" and "_xsrf" in student.cookies:
                 headers["X-XSRFToken"] = student.cookies["_xsrf"]
         body = kw.pop("body", None)
         if isinstance(body, dict):
@@ -865,7 +866,9 @@ def main(argv: list[str] | None = None) -> int:
     passed = False
     try:
         state = Path(tempfile.mkdtemp(prefix=f"{prefix}-state-"))  # mode 0700, root only
-        homes = Path(tempfile.mkdtemp(prefix=f"{prefix}-homes-"))
+        # Short, so kernel socket paths in the homes fit (accounts.check_home_base).
+        homes = Path("/tmp") / prefix
+        homes.mkdir(mode=0o755)
         homes.chmod(0o755)  # each home inside is 0700
         cleanup.dirs += [state, homes]
         password = secrets.token_urlsafe(24)
@@ -884,7 +887,9 @@ def main(argv: list[str] | None = None) -> int:
                 "CLASSROOM_USER_PREFIX": prefix,
                 "CLASSROOM_TEST_PASSWORD": password,
                 "CLASSROOM_STUDENT_VENV": str(args.student_venv),
-                "CLASSROOM_NOTEBOOKS": str(REPO / "notebooks"),
+                "CLASSROOM_NOTEBOOKS": os.environ.get(
+                    "CLASSROOM_NOTEBOOKS", str(args.student_venv.parent / "notebooks")
+                ),
                 **more,
             }
 

@@ -3,6 +3,7 @@
 The load test itself (a hub, N students, their kernels) is `make classroom-check`.
 """
 
+import asyncio
 import grp
 import importlib.util
 import os
@@ -25,6 +26,9 @@ LOADTEST_ENV = {
     "CLASSROOM_TEST_PASSWORD": "a-password-of-24-letters",
     "CLASSROOM_STUDENT_VENV": "/srv/some/venv",
     "CLASSROOM_PORT": "18000",
+    # Folders that exist, belong to root and only root may write on any Linux machine.
+    "CLASSROOM_NOTEBOOKS": "/",
+    "CLASSROOM_HOME_BASE": "/",
 }
 
 
@@ -80,27 +84,81 @@ def test_teach_mode_needs_a_teacher(monkeypatch):
         load_config(monkeypatch, {"CLASSROOM_TEACHER": "Miss Smith"})
 
 
-def test_teach_mode_uses_nativeauthenticator_with_the_teacher_approving(monkeypatch, tmp_path):
-    # The hub's venv has nativeauthenticator; the project's venv does not. The config only
-    # needs its folder of templates, so a module object that names a folder stands in for it.
+def teach_env(tmp_path, **more: str) -> dict[str, str]:
+    class_list = tmp_path / "class.txt"
+    class_list.write_text("tanaka\nsuzuki\n")
+    return {
+        "CLASSROOM_STUDENT_VENV": "/srv/some/venv",
+        "CLASSROOM_NOTEBOOKS": "/",
+        "CLASSROOM_HOME_BASE": "/",
+        "CLASSROOM_MODE": "teach",
+        "CLASSROOM_TEACHER": "teach-k7q2",
+        "CLASSROOM_CLASS_LIST": str(class_list),
+        **more,
+    }
+
+
+def stub_hub_modules(monkeypatch, tmp_path) -> type:
+    """The hub's venv has nativeauthenticator and classroom_auth's imports; the project's
+    venv does not. Stand-ins: a module that names a folder, and a class to point at."""
     fake = types.ModuleType("nativeauthenticator")
     fake.__file__ = str(tmp_path / "__init__.py")
     monkeypatch.setitem(sys.modules, "nativeauthenticator", fake)
-    c, _ = load_config(monkeypatch, {"CLASSROOM_TEACHER": "teacher"})
-    assert c.JupyterHub.authenticator_class == "native"
+    auth = types.ModuleType("classroom_auth")
+    auth.ClassroomAuthenticator = type("ClassroomAuthenticator", (), {})
+    monkeypatch.setitem(sys.modules, "classroom_auth", auth)
+    return auth.ClassroomAuthenticator
+
+
+def test_teach_mode_uses_the_classroom_authenticator(monkeypatch, tmp_path):
+    authenticator = stub_hub_modules(monkeypatch, tmp_path)
+    c, _ = load_config(monkeypatch, teach_env(tmp_path))
+    assert c.JupyterHub.authenticator_class is authenticator
     assert c.NativeAuthenticator.open_signup is False
-    assert c.Authenticator.admin_users == {"teacher"}
-    assert c.JupyterHub.template_paths == [str(tmp_path / "templates")]
+    assert c.NativeAuthenticator.enable_signup is True
+    assert c.NativeAuthenticator.allowed_failed_logins == 0  # no lockout per name
+    assert c.Authenticator.admin_users == {"teach-k7q2"}
+    assert c.ClassroomAuthenticator.teacher_hash_file.endswith("teacher.bcrypt")
+    assert c.ClassroomAuthenticator.class_list_file == str(tmp_path / "class.txt")
+    assert c.JupyterHub.template_paths == [
+        str(ROOT / "classroom" / "templates"),
+        str(tmp_path / "templates"),
+    ]
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"  # served to a class via a proxy
+    assert "subdomain_host" not in c.JupyterHub
+
+
+def test_teach_mode_needs_a_class_list_and_closes_sign_ups_on_request(monkeypatch, tmp_path):
+    stub_hub_modules(monkeypatch, tmp_path)
+    with pytest.raises(ValueError, match="CLASSROOM_CLASS_LIST"):
+        load_config(monkeypatch, teach_env(tmp_path, CLASSROOM_CLASS_LIST=""))
+    c, _ = load_config(monkeypatch, teach_env(tmp_path, CLASSROOM_SIGNUP="closed"))
+    assert c.NativeAuthenticator.enable_signup is False
+    with pytest.raises(ValueError, match="CLASSROOM_SIGNUP"):
+        load_config(monkeypatch, teach_env(tmp_path, CLASSROOM_SIGNUP="later"))
+
+
+def test_students_servers_can_have_origins_of_their_own(monkeypatch, tmp_path):
+    stub_hub_modules(monkeypatch, tmp_path)
+    host = "https://hub.example.edu"
+    c, _ = load_config(monkeypatch, teach_env(tmp_path, CLASSROOM_SUBDOMAIN_HOST=host))
+    assert c.JupyterHub.subdomain_host == host
+    assert c.JupyterHub.cookie_host_prefix_enabled is True
+    with pytest.raises(ValueError, match="CLASSROOM_SUBDOMAIN_HOST"):
+        load_config(monkeypatch, teach_env(tmp_path, CLASSROOM_SUBDOMAIN_HOST="hub/x"))
 
 
 def test_each_student_gets_a_local_process_in_the_project_environment(monkeypatch):
     c, ns = load_config(monkeypatch, LOADTEST_ENV)
     assert c.JupyterHub.spawner_class == "localprocess"
-    assert c.Spawner.cmd == ["/srv/some/venv/bin/jupyterhub-singleuser"]
+    assert c.Spawner.cmd[:2] == ["/bin/sh", "-c"]
+    assert 'exec /srv/some/venv/bin/jupyterhub-singleuser "$@"' in c.Spawner.cmd[2]
     assert c.Spawner.environment["PATH"].startswith("/srv/some/venv/bin:")
     assert c.Spawner.default_url == "/lab/tree/notebooks/01_concept.ipynb"
-    assert c.Spawner.pre_spawn_hook is ns["ensure_student_account"]
+    assert c.Spawner.pre_spawn_hook is ns["before_start"]
+    assert c.Spawner.post_stop_hook is ns["after_stop"]
+    assert c.Spawner.disable_user_config is True
+    assert "--KernelManager.transport=ipc" in c.Spawner.args
     # The explorer evaluates in a thread on the shared hub: no worker processes per student.
     monkeypatch.setenv(workers.ENV_VAR, c.Spawner.environment[workers.ENV_VAR])
     assert workers.n_workers() == 0
@@ -120,18 +178,20 @@ def test_the_pre_spawn_hook_refuses_names_that_are_no_account_names(monkeypatch,
     _, ns = load_config(monkeypatch, LOADTEST_ENV)
     spawner = types.SimpleNamespace(user=types.SimpleNamespace(name=name))
     with pytest.raises(ValueError, match="not usable as a system account name"):
-        ns["ensure_student_account"](spawner)
+        asyncio.run(ns["before_start"](spawner))
 
 
 def test_the_pre_spawn_hook_never_starts_a_server_as_an_account_it_did_not_create(monkeypatch):
     # root exists, is not a member (gr_mem) of its own primary group, and has uid 0: refused
-    # before anything is created or copied.
+    # before anything is created, and before any process is signalled.
     root_group = grp.getgrgid(0).gr_name
     assert "root" not in grp.getgrnam(root_group).gr_mem
     _, ns = load_config(monkeypatch, {**LOADTEST_ENV, "CLASSROOM_GROUP": root_group})
     spawner = types.SimpleNamespace(user=types.SimpleNamespace(name=pwd.getpwuid(0).pw_name))
     with pytest.raises(PermissionError, match="outside the group"):
-        ns["ensure_student_account"](spawner)
+        asyncio.run(ns["before_start"](spawner))
+    with pytest.raises(PermissionError, match="outside the group"):
+        asyncio.run(ns["after_stop"](spawner))
 
 
 @pytest.mark.parametrize(
