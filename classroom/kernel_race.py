@@ -605,10 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     aborted = ""  # why a round did not end: an error or a signal (a failure)
 
     def time_up(signum, frame):
-        raise TimeUp(f"signal {signal.Signals(signum).name}")
+        what = "--time-limit" if signum == signal.SIGALRM else signal.Signals(signum).name
+        raise TimeUp(what)
 
-    signal.signal(signal.SIGTERM, time_up)
-    signal.signal(signal.SIGALRM, time_up)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+        signal.signal(signum, time_up)
     signal.setitimer(signal.ITIMER_REAL, max(1.0, args.time_limit - CLEANUP_S))
     try:
         workers.start(args.servers, args.kernels, args.kernel_timeout)
@@ -640,12 +641,13 @@ def main(argv: list[str] | None = None) -> int:
             for message in failed[:2]:
                 print(f"          {message}", flush=True)
     except TimeUp as why:
-        aborted = f"stopped during a round ({why}): that round is not counted"
+        aborted = f"stopped by {why} (a round it interrupted is not counted)"
     except (RuntimeError, OSError, ValueError) as err:
         aborted = f"stopped: {type(err).__name__}: {err}"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         notes = workers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         notes.append(f"temp dir {tmp} removed: {'yes' if not tmp.exists() else 'NO'}")
