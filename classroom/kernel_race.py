@@ -241,6 +241,17 @@ def error_lines(log: Path, limit: int = 2) -> str:
     return " | ".join(found[-limit:])
 
 
+def started_and_raised(log: Path) -> bool:
+    """Whether a kernel's own output shows a traceback ending in an exception: its start
+    raised (the errors of code it runs go to its client, not there)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^Traceback \(most recent call last\):.*?^\w[\w.]*(Error|Exception)\b",
+                     text, re.M | re.S) is not None  # fmt: skip
+
+
 async def one_kernel(mkm, home: Path, tag: str, timeout: float) -> dict:
     """Start a kernel with the server's kernel manager, have it answer 1+1; a dict of what
     happened (ok, seconds, error, transport, pid)."""
@@ -291,15 +302,28 @@ async def one_kernel(mkm, home: Path, tag: str, timeout: float) -> dict:
         if not await km.is_alive():
             raise RuntimeError("the kernel died after answering")
 
+    async def watch_log() -> None:
+        """A kernel whose start raised (its traceback in its output) is broken even while
+        its process lives on: ipykernel's ZMQError at bind leaves a process that never
+        answers, and that the restarter does not see (its process is alive)."""
+        while True:
+            await asyncio.sleep(0.5)
+            if started_and_raised(log_path):
+                note("raised at its start")()
+                return
+
     async def unless_it_dies(log) -> None:
-        """start_and_ask, given up as soon as the kernel's restarter finds it dead (its
-        client would wait on the dead kernel's ports until the timeout)."""
+        """start_and_ask, given up as soon as the kernel is found broken: dead (its
+        restarter says so) or raised at its start (its output says so). Its client would
+        wait on the broken kernel until the timeout."""
         asking = asyncio.ensure_future(start_and_ask(log))
         dying = asyncio.ensure_future(died.wait())
+        watching = asyncio.ensure_future(watch_log())
         try:
             await asyncio.wait([asking, dying], return_when=asyncio.FIRST_COMPLETED)
         finally:
             dying.cancel()
+            watching.cancel()
             if not asking.done():
                 asking.cancel()
                 await asyncio.gather(asking, return_exceptions=True)  # its channels closed

@@ -125,3 +125,16 @@ def test_error_lines_finds_the_kernels_error(race, tmp_path):
     )
     assert race.error_lines(log).endswith("Address already in use (addr='tcp://127.0.0.1:34851')")
     assert race.error_lines(tmp_path / "missing.log") == ""
+
+
+def test_started_and_raised_spots_a_broken_kernel(race, tmp_path):
+    log = tmp_path / "k.log"
+    log.write_text("[IPKernelApp] WARNING | Kernel is running over TCP without encryption.\n")
+    assert not race.started_and_raised(log)
+    log.write_text(
+        log.read_text()
+        + "Traceback (most recent call last):\n  File x, in init_sockets\n"
+        + "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:41129')\n"
+    )
+    assert race.started_and_raised(log)
+    assert not race.started_and_raised(tmp_path / "missing.log")
