@@ -38,7 +38,19 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-lab
 	$(INSTALL) -e ".[test]"
 	touch $@
 
-lab: $(VENV)/.installed-lab
+# JupyterLab settings shipped with the project (jupyterlab-settings/README.md): no pop-up asking
+# every new user about "official Jupyter news" over the explorer's plot. JupyterLab reads them
+# as its defaults from <sys.prefix>/share/jupyter/lab/settings/overrides.json (a venv's
+# sys.prefix is the venv); a user's own settings still win. The installed file is its own
+# stamp: it is copied again when the shipped one changes. classroom-venv and binder/postBuild
+# install it too.
+LAB_OVERRIDES := jupyterlab-settings/overrides.json
+lab_overrides_in = $(1)/share/jupyter/lab/settings/overrides.json
+
+$(call lab_overrides_in,$(VENV)): $(LAB_OVERRIDES) | $(VENV)/.installed-lab
+	install -D -m 644 $< $@
+
+lab: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV))
 	$(BIN)/jupyter lab notebooks/01_concept.ipynb $(LAB_ARGS)
 
 # The notebooks run under nbval in several numerical worlds (scripts/run_worlds.py): the
@@ -80,7 +92,7 @@ $(LABCHECK_VENV)/.installed:
 	touch $@
 
 # Chromium is looked for on every run (a stamp file would not notice it was removed).
-lab-check: $(VENV)/.installed-lab $(LABCHECK_VENV)/.installed
+lab-check: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV)) $(LABCHECK_VENV)/.installed
 	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
 		|| { $(SUDO) apt-get update \
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
@@ -116,6 +128,7 @@ classroom-venv: $(HUB_VENV)/.installed
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q . \
 		"jupyterhub==$$($(HUB_VENV)/bin/python -c 'import jupyterhub; print(jupyterhub.__version__)')"
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
+	install -D -m 644 $(LAB_OVERRIDES) $(call lab_overrides_in,$(CLASSROOM_STUDENT_VENV))
 	chmod -R a+rX $(CLASSROOM_STUDENT_VENV)
 
 # Start the hub for a class: make classroom CLASSROOM_TEACHER=<your hub name>
