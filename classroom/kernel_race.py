@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import queue
@@ -377,17 +378,39 @@ async def worker_main(home: Path, kernels: int, timeout: float) -> None:
         if await readline() != "go":
             break
         tags = [f"r{spec['round']:03d}-k{i}" for i in range(kernels)]
-        results = await asyncio.gather(*(one_kernel(mkm, home, t, timeout) for t in tags))
+        # Should the round hang all the same, its stacks go to the worker's log, which the
+        # parent prints when the worker does not report in time.
+        watchdog = loop.call_later(timeout + 40, dump_tasks)
+        faulthandler.dump_traceback_later(timeout + 50)
+        note = ""
         try:
-            await asyncio.wait_for(mkm.shutdown_all(now=True), 30)
-        except Exception as err:  # noqa: BLE001 - reported; the parent kills what is left
-            say(json.dumps({"results": results, "shutdown": f"{type(err).__name__}: {err}"}))
-            continue
+            results = await asyncio.gather(*(one_kernel(mkm, home, t, timeout) for t in tags))
+            try:
+                await asyncio.wait_for(mkm.shutdown_all(now=True), 30)
+            except Exception as err:  # noqa: BLE001 - noted; what is left is killed below
+                note = f"shutting the kernels down: {type(err).__name__}: {err}"
+            left = processes_mentioning(f"{runtime}/")  # a kernel's connection file is there
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if left:
+                note = "; ".join(filter(None, [note, f"killed {len(left)} kernel(s) left"]))
         finally:
+            watchdog.cancel()
+            faulthandler.cancel_dump_traceback_later()
             culler = getattr(mkm, "_culler_callback", None)
             if culler is not None:
                 culler.stop()
-        say(json.dumps({"results": results}))
+        say(json.dumps({"results": results, "note": note}))
+
+
+def dump_tasks() -> None:
+    print(f"--- the worker's tasks after {time.monotonic():.0f} s:", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+    sys.stderr.flush()
 
 
 def churn_main() -> None:
@@ -501,8 +524,12 @@ class Workers:
             try:
                 i, line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                silent = [f"s{i:02d}" for i in range(len(self.procs)) if i not in got]
-                late = ", ".join(silent)
+                silent = [i for i in range(len(self.procs)) if i not in got]
+                for i in silent[:2]:
+                    log = (self.tmp / f"s{i:02d}" / "server.log").read_text(errors="replace")
+                    print(f"--- the end of worker s{i:02d}'s log:", flush=True)
+                    print("\n".join(log.splitlines()[-60:]), flush=True)
+                late = ", ".join(f"s{i:02d}" for i in silent)
                 raise RuntimeError(f"no {what} from worker(s) {late} in time") from None
             if line is None:
                 log = (self.tmp / f"s{i:02d}" / "server.log").read_text(errors="replace")
@@ -561,22 +588,23 @@ def processes_mentioning(text: str) -> list[int]:
 
 def run_round(workers: Workers, name: str, options: list[str], number: int, timeout: int):
     """One round: every worker prepares a kernel manager with ``options``; at the barrier all
-    start their kernels at once. Returns (seconds, [(worker, result), ...])."""
+    start their kernels at once. Returns (seconds, [(worker, result), ...], notes): notes
+    say what a worker had to kill after its kernel manager's shutdown."""
     spec = json.dumps({"options": options, "round": number})
     workers.send_all(f"prepare {spec}")
     workers.collect("'ready'", time.monotonic() + 60)
     t0 = time.monotonic()
     workers.send_all("go")  # the barrier: all at once
-    lines = workers.collect("a round's results", t0 + timeout + 60)
+    lines = workers.collect("results of the round", t0 + timeout + 90)
     seconds = time.monotonic() - t0
     results = []
+    notes = []
     for i, line in sorted(lines.items()):
         report = json.loads(line)
-        if "shutdown" in report:
-            raise RuntimeError(f"worker s{i:02d} could not shut its kernels down: "
-                               f"{report['shutdown']}")  # fmt: skip
         results += [(i, r) for r in report["results"]]
-    return seconds, results
+        if report.get("note"):
+            notes.append(f"s{i:02d}: {report['note']}")
+    return seconds, results, notes
 
 
 def judge(name: str, transport: str, worker: int, number: int, result: dict) -> str | None:
@@ -645,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
             if left < max(longest * 1.5, 20):
                 budget = f"stopped before round {number}: {left:.0f} s left of --time-limit"
                 break
-            seconds, results = run_round(
+            seconds, results, notes = run_round(
                 workers, name, settings[name], number, args.kernel_timeout
             )
             longest = max(longest, seconds)
@@ -662,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(failed)} failed, {seconds:.1f} s, load average {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
-            for message in failed[:2]:
+            for message in failed[:2] + notes:
                 print(f"          {message}", flush=True)
     except TimeUp as why:
         aborted = f"stopped by {why} (a round it interrupted is not counted)"
