@@ -2,6 +2,7 @@
 for this JupyterLab, read by it, and put in place by every install route (make lab's venv, the
 classroom's students' venv, Binder's postBuild). `make lab-check` checks them in a browser."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -131,3 +132,29 @@ def test_binder_postbuild_installs_them(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads((prefix / INSTALLED).read_text()) == shipped()
+
+
+def load_lab_check():
+    path = ROOT / "scripts" / "check_in_lab.py"
+    spec = importlib.util.spec_from_file_location("check_in_lab", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lab_check_writes_no_news_setting_of_its_own(tmp_path):
+    """make lab-check relies on the shipped settings, as a learner's JupyterLab does."""
+    check = load_lab_check()
+    check.write_settings(tmp_path)
+    written = {p.relative_to(tmp_path).as_posix(): p.read_text() for p in tmp_path.rglob("*.*")}
+    assert written, "write_settings wrote nothing at all"
+    assert not [name for name in written if "notification" in name], written
+    assert not [name for name, text in written.items() if "fetchNews" in text], written
+    assert check.SHIPPED_SETTINGS == OVERRIDES
+
+
+def test_lab_check_looks_for_the_pop_up_jupyterlab_shows():
+    """The text lab-check looks for is the one this JupyterLab's news pop-up shows."""
+    check = load_lab_check()
+    static = Path(sys.prefix, "share", "jupyter", "lab", "static")
+    assert any(check.NEWS_POPUP in p.read_text(errors="replace") for p in static.glob("*.js"))
