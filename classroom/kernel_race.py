@@ -256,6 +256,8 @@ def started_and_raised(log: Path) -> bool:
 async def one_kernel(mkm, home: Path, tag: str, timeout: float) -> dict:
     """Start a kernel with the server's kernel manager, have it answer 1+1; a dict of what
     happened (ok, seconds, error, transport, pid)."""
+    import zmq
+
     runtime = home / ".r"
     log_path = home / f"{tag}.log"
     events: list[str] = []
@@ -286,6 +288,11 @@ async def one_kernel(mkm, home: Path, tag: str, timeout: float) -> dict:
             if outside or longest > SOCKET_PATH_MAX:
                 raise RuntimeError(f"IPC sockets outside {runtime}/ or too long: {paths}")
         kc = km.client()
+        # A kernel that lost a port leaves its client connected to another process's socket,
+        # or to none: queued messages then fill up and a send blocks the worker's whole event
+        # loop (seen here: the round never ended). A send times out instead, and raises.
+        kc.context.setsockopt(zmq.SNDTIMEO, 2000)
+        kc.context.setsockopt(zmq.LINGER, 0)
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=timeout)
