@@ -127,14 +127,30 @@ def test_error_lines_finds_the_kernels_error(race, tmp_path):
     assert race.error_lines(tmp_path / "missing.log") == ""
 
 
-def test_started_and_raised_spots_a_broken_kernel(race, tmp_path):
+HEARTBEAT_BIND_ERROR = """Exception in thread Heartbeat:
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/ipykernel/heartbeat.py", line 79, in _try_bind_socket
+zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:49009')
+"""
+FOREIGN_MESSAGE = """Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/jupyter_client/session.py", line 1, in deserialize
+    raise ValueError(msg)
+ValueError: Invalid Signature: b'2cea5fe8'
+"""
+START_BIND_ERROR = """Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/ipykernel/kernelapp.py", line 389, in init_sockets
+    self.init_iopub(context)
+  File "/venv/lib/python3.11/site-packages/zmq/sugar/socket.py", line 322, in bind
+zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:41129')
+"""
+
+
+def test_start_failed_spots_a_kernel_that_will_never_answer(race, tmp_path):
     log = tmp_path / "k.log"
     log.write_text("[IPKernelApp] WARNING | Kernel is running over TCP without encryption.\n")
-    assert not race.started_and_raised(log)
-    log.write_text(
-        log.read_text()
-        + "Traceback (most recent call last):\n  File x, in init_sockets\n"
-        + "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:41129')\n"
-    )
-    assert race.started_and_raised(log)
-    assert not race.started_and_raised(tmp_path / "missing.log")
+    assert not race.start_failed(log)
+    log.write_text(log.read_text() + HEARTBEAT_BIND_ERROR + FOREIGN_MESSAGE)
+    assert not race.start_failed(log)  # it may still answer: the answer decides
+    log.write_text(log.read_text() + START_BIND_ERROR)
+    assert race.start_failed(log)
+    assert not race.start_failed(tmp_path / "missing.log")
