@@ -83,6 +83,8 @@ execute: $(VENV)/.installed-test
 # packages when it is missing, and Playwright into its own venv, which drives that Chromium
 # (never `playwright install`: it would download browsers of its own).
 LABCHECK_VENV ?= .venv-labcheck
+# Options for the script, e.g. LAB_CHECK_ARGS="--shots /tmp/shots" keeps the screenshots.
+LAB_CHECK_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Playwright alone in its own venv, so that .venv stays exactly what pyproject.toml lists.
@@ -96,7 +98,7 @@ lab-check: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV)) $(LABCHECK_VE
 	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
 		|| { $(SUDO) apt-get update \
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python
+	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python $(LAB_CHECK_ARGS)
 
 # A JupyterHub for a class (classroom/, README "Teaching with it"): one login, server and kernel
 # per student, each running as the student's own system account, so it needs root. The hub runs
