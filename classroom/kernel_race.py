@@ -27,7 +27,10 @@ What it does, in order:
    --kernel-timeout seconds, and must not die or be restarted on the way; the worker also
    checks that the kernel used the setting's transport (and, over IPC, that its sockets are
    in the runtime dir). Anything else is a failure, with the kernel's own error lines
-   (the ZMQError) in its message. Then every kernel is shut down;
+   (the ZMQError) in its message; a kernel whose start raised (its output shows the
+   traceback) fails at once, since it never answers. A kernel that answers although its
+   output shows errors (its heartbeat lost its port, or another kernel's client reached it
+   by mistake) is not a failure; those are counted apart. Then every kernel is shut down;
 4. prints per setting: rounds, kernels started, failures, the first failure messages, time;
    exits 1 if the new setting had any failure (or ran no round), 0 otherwise, and says so
    plainly when the old setting never failed (then this run did not show the race).
