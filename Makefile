@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LAB_ARGS ?=
 
 .PHONY: lab test lint format bench execute lab-check clean classroom classroom-check \
-	classroom-venv classroom-deps classroom-teacher classroom-security-check
+	classroom-venv classroom-deps classroom-teacher classroom-security-check classroom-kernel-race
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
 $(BIN)/python:
@@ -38,7 +38,19 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-lab
 	$(INSTALL) -e ".[test]"
 	touch $@
 
-lab: $(VENV)/.installed-lab
+# JupyterLab settings shipped with the project (jupyterlab-settings/README.md): no pop-up asking
+# every new user about "official Jupyter news" over the explorer's plot. JupyterLab reads them
+# as its defaults from <sys.prefix>/share/jupyter/lab/settings/overrides.json (a venv's
+# sys.prefix is the venv); a user's own settings still win. The installed file is its own
+# stamp: it is copied again when the shipped one changes. classroom-venv and binder/postBuild
+# install it too.
+LAB_OVERRIDES := jupyterlab-settings/overrides.json
+lab_overrides_in = $(1)/share/jupyter/lab/settings/overrides.json
+
+$(call lab_overrides_in,$(VENV)): $(LAB_OVERRIDES) | $(VENV)/.installed-lab
+	install -D -m 644 $< $@
+
+lab: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV))
 	$(BIN)/jupyter lab notebooks/01_concept.ipynb $(LAB_ARGS)
 
 # The notebooks run under nbval in several numerical worlds (scripts/run_worlds.py): the
@@ -71,6 +83,8 @@ execute: $(VENV)/.installed-test
 # packages when it is missing, and Playwright into its own venv, which drives that Chromium
 # (never `playwright install`: it would download browsers of its own).
 LABCHECK_VENV ?= .venv-labcheck
+# Options for the script, e.g. LAB_CHECK_ARGS="--shots /tmp/shots" keeps the screenshots.
+LAB_CHECK_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Playwright alone in its own venv, so that .venv stays exactly what pyproject.toml lists.
@@ -80,11 +94,11 @@ $(LABCHECK_VENV)/.installed:
 	touch $@
 
 # Chromium is looked for on every run (a stamp file would not notice it was removed).
-lab-check: $(VENV)/.installed-lab $(LABCHECK_VENV)/.installed
+lab-check: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV)) $(LABCHECK_VENV)/.installed
 	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
 		|| { $(SUDO) apt-get update \
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
-	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python
+	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python $(LAB_CHECK_ARGS)
 
 # A JupyterHub for a class (classroom/, README "Teaching with it"): one login, server and kernel
 # per student, each running as the student's own system account, so it needs root. The hub runs
@@ -119,6 +133,7 @@ classroom-venv: $(HUB_VENV)/.installed
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q . \
 		"jupyterhub==$$($(HUB_VENV)/bin/python -c 'import jupyterhub; print(jupyterhub.__version__)')"
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
+	install -D -m 644 $(LAB_OVERRIDES) $(call lab_overrides_in,$(CLASSROOM_STUDENT_VENV))
 	chmod -R a+rX,go-w $(CLASSROOM_STUDENT_VENV)
 	rm -rf $(CLASSROOM_NOTEBOOKS).new && cp -R notebooks $(CLASSROOM_NOTEBOOKS).new
 	find $(CLASSROOM_NOTEBOOKS).new -name .ipynb_checkpoints -prune -exec rm -rf {} +
@@ -139,10 +154,19 @@ classroom: classroom-deps classroom-venv
 		CLASSROOM_STATE_DIR=$(abspath $(CLASSROOM_STATE)) \
 		$(HUB_VENV)/bin/python -m jupyterhub -f classroom/jupyterhub_config.py
 
-# The load test: N simulated students (default 20) on a hub on 127.0.0.1, then the security
-# check: every attack of classroom/security_check.py tried against a classroom hub on
-# 127.0.0.1. make classroom-check N=3
-classroom-check: classroom-deps classroom-venv
+# Kernels started at once: 20 processes standing for students' servers start 2 kernels each
+# at the same moment, rounds alternately over TCP (jupyter's default, which races for ports)
+# and over the transport the hub's config sets (IPC); fails if the config's setting loses a
+# kernel. About 1 to 2 minutes on 2 cores; KERNEL_RACE_ARGS="--rounds 10" for more.
+KERNEL_RACE_ARGS ?=
+
+classroom-kernel-race: classroom-venv
+	$(CLASSROOM_STUDENT_VENV)/bin/python classroom/kernel_race.py $(KERNEL_RACE_ARGS)
+
+# The kernel race, then the load test: N simulated students (default 20) on a hub on
+# 127.0.0.1, then the security check: every attack of classroom/security_check.py tried
+# against a classroom hub on 127.0.0.1. make classroom-check N=3
+classroom-check: classroom-deps classroom-venv classroom-kernel-race
 	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
 		$(HUB_VENV)/bin/python classroom/load_test.py --students $(N) $(CLASSROOM_CHECK_ARGS)
 	$(MAKE) classroom-security-check

@@ -11,7 +11,13 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    explorer cell (``W.explorer()``), and ``unrun/``, one more copy of notebook 05. Each
    browser below works in a JupyterLab workspace of its own, reset when it loads
    (``lab_url``): it never restores, and so never connects to, the other's notebooks;
-2. in one browser: opens ``unrun/05_experiments.ipynb`` WITHOUT running it: the explorer
+2. checks the JupyterLab settings the project ships (jupyterlab-settings/overrides.json, which
+   ``make lab`` installs into the venv): installed in the lab's venv, and served by
+   JupyterLab as its defaults; the run writes no news setting of its own. Then, in one
+   browser: loads JupyterLab as a new user does and fails if it asks "Would you like to get
+   notified about official Jupyter news?" (a pop-up over the explorer's plot; screenshot
+   ``lab_loaded_news.png``, not with ``--only notebooks``); opens
+   ``unrun/05_experiments.ipynb`` WITHOUT running it: the explorer
    cell must show no widget error (an INFO line says what JupyterLab shows there instead of
    live widgets); then the explorer (the controls of rnn_lesson/widgets.py): opens the
    small notebook, runs it with Run > Run All Cells, and checks, one PASS or FAIL line each:
@@ -170,11 +176,12 @@ def write_notebook(path: Path, sources: list[str]) -> None:
 
 
 def write_settings(settings: Path) -> None:
-    """JupyterLab user settings for the run: no "news" / "check for updates" toasts over the
-    notebook; every cell kept in the page (no windowing), so that every cell's output can be
-    read; no autosave (the copies are thrown away)."""
+    """JupyterLab user settings for the run: every cell kept in the page (no windowing), so
+    that every cell's output can be read; no autosave (the copies are thrown away). Nothing
+    about the "news" pop-up: the run relies on the settings the project ships
+    (jupyterlab-settings/overrides.json), as a learner's JupyterLab does, and checks them
+    (``check_shipped_settings``, ``check_no_news_popup``)."""
     files = {
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
         "notebook-extension/tracker": {"windowingMode": "none"},
         "docmanager-extension/plugin": {"autosave": False},
     }
@@ -479,6 +486,69 @@ def shut_down_kernel(page, path: str) -> None:
 
 def shot(page, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / name), full_page=False)
+
+
+# --- the settings the project ships: no "news" pop-up -------------------------------------
+
+SHIPPED_SETTINGS = REPO / "jupyterlab-settings" / "overrides.json"
+NOTIFICATION_PLUGIN = "@jupyterlab/apputils-extension:notification"
+NEWS_POPUP = "Would you like to get notified about official Jupyter news?"
+
+
+def check_shipped_settings(lab_python: Path, base_url: str) -> None:
+    """The project's JupyterLab settings are installed in the lab's environment
+    (``make lab`` puts them there) and JupyterLab serves them as its defaults."""
+    try:
+        prefix = subprocess.run(
+            [str(lab_python), "-c", "import sys; print(sys.prefix)"],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout.strip()  # fmt: skip
+        installed = Path(prefix, "share", "jupyter", "lab", "settings", "overrides.json")
+        shipped = json.loads(SHIPPED_SETTINGS.read_text(encoding="utf-8"))
+        found = json.loads(installed.read_text(encoding="utf-8")) if installed.exists() else None
+    except (OSError, ValueError, subprocess.SubprocessError) as err:
+        report(False, "the project's JupyterLab settings are installed", f"{err}")
+        return
+    report(
+        found == shipped,
+        "the project's JupyterLab settings are installed",
+        f"{installed}"
+        + ("" if found == shipped else f" {'differs from' if found else 'is missing; copy'}"
+           f" {SHIPPED_SETTINGS.relative_to(REPO)} (make lab installs it)"),
+    )  # fmt: skip
+    url = f"{base_url}/lab/api/settings/{NOTIFICATION_PLUGIN}?token={TOKEN}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            properties = json.load(r)["schema"]["properties"]
+        served = {name: properties[name]["default"] for name in ("fetchNews", "checkForUpdates")}
+    except (OSError, ValueError, KeyError) as err:
+        report(False, "JupyterLab serves the news settings as the project's", f"{err}")
+        return
+    report(
+        served == {"fetchNews": "false", "checkForUpdates": False},
+        "JupyterLab serves the news settings as the project's",
+        f"defaults {served}",
+    )
+
+
+def check_no_news_popup(page, base_url: str, shots: Path) -> None:
+    """Load JupyterLab as a new user does (no user settings about news) and fail if it asks
+    "Would you like to get notified about official Jupyter news?" (a pop-up that covers the
+    explorer's plot). JupyterLab asks once its layout is restored and the notification
+    settings are loaded; the page is watched a few seconds beyond that."""
+    page.goto(lab_url(base_url, "news"), timeout=60_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    popup = page.get_by_text(NEWS_POPUP)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not popup.count():
+        page.wait_for_timeout(250)
+    shot(page, shots, "lab_loaded_news.png")
+    report(
+        popup.count() == 0,
+        "no pop-up about official Jupyter news when JupyterLab loads",
+        f"it shows: {NEWS_POPUP!r} (screenshot lab_loaded_news.png)" if popup.count() else "",
+    )
 
 
 # --- the explorer ----------------------------------------------------------------------
@@ -1140,11 +1210,13 @@ def main() -> int:
             if args.only != "explorer":
                 worker = threading.Thread(target=notebooks_part, args=(base,), daemon=True)
                 worker.start()
+            check_shipped_settings(lab_python, base)
             if args.only != "notebooks":
                 t = time.monotonic()
                 with sync_playwright() as pw:
                     browser, page = new_page(pw, "explorer's page")
                     try:
+                        check_no_news_popup(page, base, shots)
                         check_unrun_05(page, base, shots)
                         check_explorer(page, base, shots)
                     finally:
