@@ -109,7 +109,7 @@ def test_make_classroom_venv_installs_them_for_the_students(tmp_path):
     lines = dry.stdout.splitlines()
     install = f"install -D -m 644 jupyterlab-settings/overrides.json {venv / INSTALLED}"
     assert install in lines
-    chmod = [i for i, line in enumerate(lines) if line.startswith(f"chmod -R a+rX {venv}")]
+    chmod = [i for i, line in enumerate(lines) if line.startswith(f"chmod -R a+rX,go-w {venv}")]
     assert chmod and lines.index(install) < chmod[-1]  # then made readable to every student
 
 
