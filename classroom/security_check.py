@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(os.environ.get("CLASSROOM_STUDENT_VENV", "/srv/rnn-lesson/venv")),
     )
     args = ap.parse_args(argv)
+    args.config = args.config.resolve()  # the hubs run in their state folders
     if not 1 <= args.rounds <= 200:
         ap.error(f"--rounds must be in 1..200, not {args.rounds}")
     if os.geteuid() != 0:
