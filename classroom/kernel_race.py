@@ -66,33 +66,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accounts import MAX_SOCKET_PATH
+from load_test import _int_in
+
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "jupyterhub_config.py"
 HOST = "127.0.0.1"
 # Options of these classes configure how a server starts and talks to its kernels.
 KERNEL_OPTION = re.compile(r"^--(\w*KernelManager|KernelRestarter|\w*Provisioner)\.(\w+)=(.*)$")
 TRANSPORT = "transport"
-SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the final NUL
 CLEANUP_S = 30  # kept out of --time-limit for stopping everything
 SHOW_FAILURES = 5
 
 
 # --- arguments ---------------------------------------------------------------------------------
-def _int_in(low: int, high: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{what} must be a whole number, not {text!r}"
-            ) from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{what} must be in {low}..{high}, not {value}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; a bad value exits with status 2 and says what is allowed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -205,7 +192,7 @@ def kernel_settings(args: list[str]) -> dict[str, list[str]]:
         raise ValueError(
             "the hub's configuration sets no --KernelManager.transport in c.Spawner.args: its "
             "kernels use jupyter's default, TCP, the setting this test shows failing; there is "
-            "no new setting to compare (add \"--KernelManager.transport=ipc\" to c.Spawner.args)"
+            'no new setting to compare (add "--KernelManager.transport=ipc" to c.Spawner.args)'
         )
     if len(transports) > 1:
         raise ValueError(f"c.Spawner.args sets the transport more than once: {transports}")
@@ -295,7 +282,7 @@ async def one_kernel(mkm, home: Path, tag: str, timeout: float) -> dict:
             paths = [f"{km.ip}-{port}" for port in km.ports]
             outside = [p for p in paths if not p.startswith(f"{runtime}/")]
             longest = max(len(p.encode()) for p in paths)
-            if outside or longest > SOCKET_PATH_MAX:
+            if outside or longest > MAX_SOCKET_PATH:
                 raise RuntimeError(f"IPC sockets outside {runtime}/ or too long: {paths}")
         kc = km.client()
         # A kernel that lost a port leaves its client connected to another process's socket,

@@ -13,15 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "classroom" / "jupyterhub_config.py"
 
 
-@pytest.fixture(scope="module")
-def race():
-    spec = importlib.util.spec_from_file_location(
-        "kernel_race", ROOT / "classroom" / "kernel_race.py"
-    )
+def load(name: str):
+    """A module of classroom/ by its file (it imports its neighbours by name)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "classroom" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["kernel_race"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def race():
+    load("accounts")
+    load("load_test")
+    return load("kernel_race")
 
 
 def write_config(tmp_path: Path, args: list[str]) -> Path:
