@@ -169,11 +169,14 @@ classroom-kernel-race: classroom-venv
 classroom-check: classroom-deps classroom-venv classroom-kernel-race
 	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
 		$(HUB_VENV)/bin/python classroom/load_test.py --students $(N) $(CLASSROOM_CHECK_ARGS)
-	$(MAKE) classroom-security-check
+	$(SECURITY_CHECK)
+
+SECURITY_CHECK = CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) \
+	CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
+	$(HUB_VENV)/bin/python classroom/security_check.py $(SECURITY_CHECK_ARGS)
 
 classroom-security-check: classroom-deps classroom-venv
-	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
-		$(HUB_VENV)/bin/python classroom/security_check.py $(SECURITY_CHECK_ARGS)
+	$(SECURITY_CHECK)
 
 clean:
 	rm -rf $(VENV) $(LABCHECK_VENV) $(HUB_VENV) classroom/node_modules .pytest_cache .ruff_cache \
