@@ -133,9 +133,24 @@ class _Weights:
         self.c_u = (H + 5) * 2.0 ** -(np.finfo(dtype).nmant + 1)
         self.f_error = (F_ERROR if dtype == np.float32 else 2.0**-48) * (activation != "relu")
         self.abs_W, self.abs_W_out = np.abs(self.W), np.abs(self.W_out)
+        # W four times side by side: z W4 is (z W, z W, z W, z W), the recurrent part of a
+        # prefix's four children in one product, as the rows (n, 4 H) -> (4 n, H) of the tree
+        self.W4, self.abs_W4 = np.tile(self.W, 4), np.tile(self.abs_W, 4)
+        self._rows: dict = {}
         # the rounding of x W_in + b, c_u (|x| |W_in| + |b|), (4, H)
         self.input_error = (self.c_u * (BIT_PAIRS @ np.abs(W_in) + np.abs(b))).astype(dtype)
         self.c_error = dtype(self.c_u * abs(c[0]))
+
+    def rows(self, what: np.ndarray, m: int, n: int) -> np.ndarray:
+        """``what[:m]`` ((4, H): the input parts, or their rounding bounds) laid side by side
+        and repeated for n rows, (n, m H): added to a (n, m H) product, it is one addition
+        over whole arrays (a (H,) row added to every row of an array costs numpy a short
+        loop per row)."""
+        key = (id(what), m)
+        have = self._rows.get(key)
+        if have is None or have.shape[0] < n:
+            have = self._rows[key] = np.tile(what[:m].reshape(1, -1), (n, 1))
+        return have[:n]
 
 
 def _root(params: Params, dtype: type) -> tuple:
@@ -187,14 +202,15 @@ def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _S
         m = 4 if t < T - 1 else 1  # the last step only sees the input (0, 0)
         n, H = z.shape
         if n > 1 and n * 4 ** (T - 1 - t) * H > CHUNK_ELEMENTS:
-            size = max(1, CHUNK_ELEMENTS // (4 ** (T - 1 - t) * H))
+            rows = max(1, CHUNK_ELEMENTS // (4 ** (T - 1 - t) * H))
             now = (z, err, all_right, in_doubt, loss)
-            for s in range(0, n, size):
+            for s in range(0, n, rows):
                 if not sums.too_many():
-                    _walk(w, T, t, tuple(a[s : s + size] for a in now), first + s, sums)
+                    _walk(w, T, t, tuple(a[s : s + rows] for a in now), first + s, sums)
             return
         # u[t] = x[t] W_in + z[t-1] W + b, for every (prefix, next input) combination
-        u = (z @ w.W)[:, None, :] + w.input[None, :m, :]
+        u = z @ (w.W4 if m == 4 else w.W)
+        u += w.rows(w.input, m, n)  # (n, m H): the children of each prefix side by side
         if t < T - COARSE_STEPS:  # a bound per state (and f applied to u)
             err = _bound(w, err, u, m).reshape(n * m, H)
         else:  # one bound per state of step T - 1 - COARSE_STEPS, for all its descendants
@@ -226,7 +242,7 @@ def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _S
 
 
 def _bound(w: _Weights, err: np.ndarray, u: np.ndarray, m: int) -> np.ndarray:
-    """Apply f to u, (n, m, H), in place, and return a bound on how far rounding has moved each
+    """Apply f to u, (n, m H), in place, and return a bound on how far rounding has moved each
     z[t] = f(u[t]) from its exact value, plus c_u |z[t]| (what the next step's bound needs).
 
     ``err`` is that bound for z[t-1], (n, H). The error of u[t] is at most
@@ -239,7 +255,8 @@ def _bound(w: _Weights, err: np.ndarray, u: np.ndarray, m: int) -> np.ndarray:
         sigmoid: 1/4 - (σ - 1/2)², and |σ - 1/2| >= |z[t] - 1/2| - f_error - du there
         relu:    1 where u > -du, else 0 (relu rounds nothing, and its z is not below 1)
     """
-    du = (err @ w.abs_W)[:, None, :] + w.input_error[None, :m, :]  # (n, m, H)
+    du = err @ (w.abs_W4 if m == 4 else w.abs_W)
+    du += w.rows(w.input_error, m, err.shape[0])  # (n, m H), as u
     zero = w.dtype(0)
     if w.activation == "relu":
         du *= u > -du

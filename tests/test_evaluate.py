@@ -223,7 +223,7 @@ def logit_bounds(p, name, T=8):
     for t in range(T):
         m = 4 if t < T - 1 else 1
         n, H = z.shape
-        u = (z @ w.W)[:, None, :] + w.input[None, :m, :]
+        u = z @ (w.W4 if m == 4 else w.W) + w.rows(w.input, m, n)
         if t < T - evaluate.COARSE_STEPS:
             err = evaluate._bound(w, err, u, m).reshape(n * m, H)
         else:
