@@ -109,7 +109,7 @@ def train(
                        eval_overflow_stops, eval_in_background)  # fmt: skip
     p = {k: np.array(run.params[k], dtype=float) for k in PARAM_NAMES}  # a copy, trained
     history = History(run.K, run.single, eval_overflow_stops)
-    evaluations = Evaluations(history, activation, run.T, run.due, eval_in_background)
+    evaluations = Evaluations(history, activation, run.T, run.due, run.background)
     # random_pairs(rng, batch_size, T) for every update; one generator per model: (K, batch, T, .)
     # (leaving the `with`, however the loop ends, rng is left just after the pairs used)
     rngs = run.rngs or [rng]
@@ -194,6 +194,7 @@ class _Run:
     backward: Callable
     clip_norm: float | np.ndarray | None
     should_stop: Callable[[], bool] | None
+    background: bool | Executor  # where to evaluate: False in the loop, True a thread, a pool
 
     @classmethod
     def checked(cls, params, rng, activation, lr, n_updates, batch_size, T, eval_every,
@@ -217,6 +218,8 @@ class _Run:
                 "eval_in_background must be True, False or a concurrent.futures.Executor, "
                 f"got {eval_in_background!r}"
             )
+        if not isinstance(eval_in_background, Executor):
+            eval_in_background = bool(eval_in_background)  # (np.True_ and np.False_ too)
         if eval_in_background is not False and (eval_overflow_stops or stop_at_100):
             raise ValueError(
                 "eval_in_background=True needs eval_overflow_stops=False and stop_at_100=False: "
@@ -242,7 +245,8 @@ class _Run:
         lr = lr if single else np.broadcast_to(np.asarray(lr, dtype=float), (K,)).copy()
         return cls(params, single, K, rngs, activation, lr, ends, set(ends.tolist()), last,
                    batch_size, T, due,
-                   bool(stop_at_100), backward, clip_norm, should_stop)  # fmt: skip
+                   bool(stop_at_100), backward, clip_norm, should_stop,
+                   eval_in_background)  # fmt: skip
 
 
 def _n_updates(value: object, n_models: int | None) -> np.ndarray:
