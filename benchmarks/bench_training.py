@@ -9,19 +9,32 @@
 3. 90 stacked models x 10,000 per-sample updates against one model. Goal: all 90 in 15 s.
 4. The explorer of notebook 05: its default change (tanh, Xavier, lr 0.1, 2,000 updates),
    with 1 seed and with 5, retrained and redrawn. Goal: at most 1 s with 5 seeds.
-   (``--explorer``: run this section only.)
+   (``--explorer``: run this section and the fifth only.)
+5. One evaluation over all 16,384 pairs, of four networks. Goal: at least 3x faster than
+   before issue 21 (float64 walk).
+
+"Before": sections 1, 4 and 5 also time the package as it was before issue 21 ("the core,
+second version"), at commit OLD_REF, taken from git into a temporary folder as the package
+``rnn_lesson_old``, in the same run, so the ratios compare like with like. Without git (or
+that commit) those lines are left out.
 
 Times are wall-clock medians over a few repeats (the load average is printed, since
-other work on the machine slows everything down). Takes about 1.5 minutes.
+other work on the machine slows everything down). Takes about 3 minutes.
 """
 
 from __future__ import annotations
 
+import importlib
+import io
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +44,28 @@ H, T, LR = 16, 8, 0.1
 N_UPDATES = 10_000
 REPEATS = 3
 NEVER = 10**9  # eval_every so large that train() evaluates only at update 0 and at the end
+OLD_REF = "d43ca6f99d633f9c44947d890dffaf12f70c48a6"  # main before issue 21
+
+
+def old_package():
+    """rnn_lesson as it was at OLD_REF, imported as ``rnn_lesson_old`` (None without git)."""
+    if "rnn_lesson_old" in sys.modules:
+        return sys.modules["rnn_lesson_old"]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", OLD_REF, "rnn_lesson"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = tempfile.mkdtemp(prefix="rnn_lesson_old_")
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    os.rename(os.path.join(folder, "rnn_lesson"), os.path.join(folder, "rnn_lesson_old"))
+    sys.path.insert(0, folder)  # (spawned worker processes inherit sys.path)
+    return importlib.import_module("rnn_lesson_old")
 
 
 # ---------------------------------------------------------------------------
@@ -177,6 +212,13 @@ def main():
         )
     )
     t_eval = eval_seconds(p0)
+    old = old_package()
+    if old is not None:
+        t_old, runs_old, result_old, _ = timed(
+            lambda: old.train(
+                p0, rng=np.random.default_rng(1), lr=LR, n_updates=N_UPDATES, eval_every=NEVER
+            )
+        )
     diff = max(np.abs(course_params[k] - result.params[k]).max() for k in R.PARAM_NAMES)
     print(f"   course-style loop : {t_course:6.2f} s  ({1e3 * t_course / N_UPDATES:.3f} ms/update)")
     print(
@@ -194,6 +236,13 @@ def main():
     )
     print(f"   same random pairs, same final weights: max |difference| = {diff:.1e}")
     print(f"   (all runs, s: course {fmt(runs_course)}; package {fmt(runs_pkg)})")
+    if old is not None:
+        same = all(np.array_equal(result_old.params[k], result.params[k]) for k in R.PARAM_NAMES)
+        print(
+            f"   before issue 21   : {t_old:6.2f} s  (this code {t_old / t_pkg:.2f}x as fast; "
+            f"final weights {'bit for bit the same' if same else 'DIFFERENT'}; "
+            f"runs, s: {fmt(runs_old)})"
+        )
 
     # 2 ---------------------------------------------------------------------
     print("\n2. Minibatch SGD to 100% of all 16,384 pairs, 10 seeds, H = 16, tanh, Xavier,")
@@ -283,40 +332,96 @@ def main():
     print(f"   after training: {perfect} of {K} at 100% of all pairs, {diverged} diverged")
 
     explorer_section()
+    evaluation_section()
     print(f"\ntotal benchmark time {time.perf_counter() - total_start:.0f} s; at end: {load()}")
 
 
 def explorer_section(repeats: int = 5) -> None:
     """4. The explorer's answer time: one change with the default settings, as the explorer
     makes it (train every seed, draw the three panels over the previous curves, update the
-    widgets), timed by the explorer itself (``last_seconds``), median of ``repeats``."""
-    from rnn_lesson import widgets as W  # ipywidgets and matplotlib: only for this section
-    from rnn_lesson.workers import evaluation_pool
-
+    widgets), timed by the explorer itself (``last_seconds``), median of ``repeats``; and
+    the same with the package before issue 21."""
     print(
         "\n4. The explorer's default change (tanh, Xavier, lr 0.1, H = 16, 2,000 updates, batch 1),"
     )
     print(f"   retrained and redrawn in the kernel, median of {repeats} changes")
+    old = old_package()
+    answers = {}
     for n_seeds in (1, 5):
-        box = W.explorer(n_seeds=n_seeds, background=False)
-        walls, cpus, trains = [], [], []
-        for _ in range(repeats):
-            cpu = time.process_time()
-            box.update()
-            cpus.append(time.process_time() - cpu)
-            walls.append(box.last_seconds)
-            start = time.perf_counter()
-            W.run_experiment(n_seeds=n_seeds, eval_pool=evaluation_pool())  # as the explorer
-            trains.append(time.perf_counter() - start)
-        answer = statistics.median(walls)
-        goal = f"   goal <= 1 s: {'met' if answer <= 1.0 else 'NOT met'}" if n_seeds == 5 else ""
-        print(
-            f"   {n_seeds} seed{'s' if n_seeds > 1 else ' '}: answered in {answer:5.2f} s{goal}"
-            f"   (run_experiment alone {statistics.median(trains):.2f} s; "
-            f"kernel CPU time {statistics.median(cpus):.2f} s; all runs, s: {fmt(walls)})"
-        )
-        for w in [*box.controls.values(), *box.children, box]:
-            w.close()
+        for package, label in [(R, "now"), (old, "before")]:
+            if package is None:
+                continue
+            answers[n_seeds, label] = explorer_runs(package, n_seeds, repeats, label)
+        if (n_seeds, "before") in answers:
+            before, now = answers[n_seeds, "before"], answers[n_seeds, "now"]
+            print(f"            ratio: {before / now:.2f}x faster than before issue 21")
+
+
+def explorer_runs(package, n_seeds: int, repeats: int, label: str) -> float:
+    """Time ``repeats`` changes of an explorer of ``package`` (rnn_lesson or rnn_lesson_old);
+    print them; return the median answer time. The explorer's worker processes stop after."""
+    W = importlib.import_module(package.__name__ + ".widgets")
+    workers = importlib.import_module(package.__name__ + ".workers")
+    box = W.explorer(n_seeds=n_seeds, background=False)
+    walls, cpus, trains = [], [], []
+    for _ in range(repeats):
+        cpu = time.process_time()
+        box.update()
+        cpus.append(time.process_time() - cpu)
+        walls.append(box.last_seconds)
+        start = time.perf_counter()
+        W.run_experiment(n_seeds=n_seeds, eval_pool=workers.evaluation_pool())  # as the explorer
+        trains.append(time.perf_counter() - start)
+    answer = statistics.median(walls)
+    goal = ""
+    if n_seeds == 5 and label == "now":
+        goal = f"   goal <= 1 s: {'met' if answer <= 1.0 else 'NOT met'}"
+    seeds = f"{n_seeds} seed{'s' if n_seeds > 1 else ' '}"
+    print(
+        f"   {seeds} {label:>6}: answered in {answer:5.2f} s{goal}"
+        f"   (run_experiment alone {statistics.median(trains):.2f} s; "
+        f"kernel CPU time {statistics.median(cpus):.2f} s; all runs, s: {fmt(walls)})"
+    )
+    for w in [*box.controls.values(), *box.children, box]:
+        w.close()
+    if workers._pool is not None:  # the other package's workers must not take the cores
+        workers._pool.shutdown()
+        workers._pool = None
+    return answer
+
+
+def evaluation_section(repeats: int = 9) -> None:
+    """5. One evaluation over all pairs, now and before issue 21, of four networks."""
+    print("\n5. One evaluation over all 16,384 pairs (loss and accuracy), median of "
+          f"{repeats}, H = 16, tanh")  # fmt: skip
+    start = R.init_params(H, "xavier", rng=np.random.default_rng(0))
+    nets = {
+        "Xavier, untrained": start,
+        "Xavier, 300 updates": train_for(start, 300),
+        "Xavier, 3,000 updates": train_for(start, 3000),
+        "normal(std=1), untrained": R.init_params(H, "normal", rng=np.random.default_rng(0)),
+    }
+    old = old_package()
+    ratios = []
+    for label, params in nets.items():
+        now = timed(lambda p=params: R.evaluate_all_pairs(p), repeats)[0]
+        text = f"   {label:<26}: now {ms(now)}"
+        if old is not None:
+            before = timed(lambda p=params: old.evaluate_all_pairs(p), repeats)[0]
+            same = old.evaluate_all_pairs(params)[1] == R.evaluate_all_pairs(params)[1]
+            ratios.append(before / now)
+            text += f", before {ms(before)}, {before / now:4.1f}x faster"
+            text += "" if same else "   ACCURACY DIFFERS"
+        print(text)
+    if ratios:
+        met = sum(r >= 3 for r in ratios)
+        print(f"   goal >= 3x faster: met for {met} of {len(ratios)} networks")
+
+
+def train_for(params, n_updates):
+    return R.train(
+        params, rng=np.random.default_rng(1), n_updates=n_updates, eval_every=NEVER
+    ).params
 
 
 def minibatch_runs(batch, lr, n_seeds=10, eval_every=10):
@@ -363,6 +468,7 @@ if __name__ == "__main__":
             f"at start: {load()}"
         )
         explorer_section()
+        evaluation_section()
         print(f"at end: {load()}")
     else:
         sys.exit(main())

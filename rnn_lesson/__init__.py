@@ -33,7 +33,10 @@ from .model import (
     forward,
     init_params,
     loss,
+    rnn_step_backward,
+    rnn_step_forward,
     stack_params,
+    step_grads,
     unstack_params,
 )
 from .probe import (
@@ -88,9 +91,12 @@ __all__ = [
     "relative_error",
     "relu",
     "rnn_add",
+    "rnn_step_backward",
+    "rnn_step_forward",
     "sequences",
     "sigmoid",
     "stack_params",
+    "step_grads",
     "tanh",
     "train",
     "unit_signs",

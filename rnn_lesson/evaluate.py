@@ -1,42 +1,59 @@
 """Loss and exact-sum accuracy over every pair a, b < 2**(T - 1).
 
-The plain way is ``forward`` on all 16,384 sequences of ``all_pairs(8)``. This
-module gets the same numbers about 3.4 times faster with one observation: after
-t + 1 steps the network has seen only t + 1 bit pairs, so however many sequences
-there are, at step t there are only 4**(t + 1) different hidden states. We run the
-RNN over that tree of prefixes, each prefix once: 4 + 16 + ... + 16,384 states
-for the first T - 1 steps, and 16,384 for the last, whose input bits are always
-(0, 0) because a, b < 2**(T - 1). ``tests/test_evaluate.py`` checks it against
-the plain way.
+The plain way is ``forward`` on all 16,384 sequences of ``all_pairs(8)``. This module gets
+the same numbers much faster, with two observations.
 
-The tree is walked in chunks of prefixes, each chunk down to the last step before
-the next, so that no array holds more than CHUNK_ELEMENTS hidden numbers. For long
-sequences or many hidden units this keeps the memory bounded (a level of the tree
-holds 4**11 x H states at T = 12). It also makes the usual case faster. The whole
-tree's arrays at T = 8, H = 16 (2 MB each, about 10 MB in all) go back to the operating
-system after every evaluation and are requested again, page by page: about 2,100 page
-faults per evaluation. Half-megabyte arrays stay with the memory allocator and are reused
-from one chunk to the next, once it has seen a larger block freed (glibc's allocator then
-keeps such sizes; a notebook kernel has long done that): about 20 faults, and 1.4 times
-faster here. The loss is summed chunk by chunk, so it can differ from the plain way's sum
-in the last bit.
+1. A tree of prefixes. After t + 1 steps the network has seen only t + 1 bit pairs, so
+   however many sequences there are, at step t there are only 4**(t + 1) different hidden
+   states. We run the RNN over that tree, each prefix once: 4 + 16 + ... + 16,384 states
+   for the first T - 1 steps, and 16,384 for the last, whose input bits are always (0, 0)
+   because a, b < 2**(T - 1).
+
+2. float32, where the answer cannot change. A pair is right when every output is on the
+   right side of 0.5, that is, when every logit v[t] = z[t] W_out + c has the right sign;
+   the loss is reported at a few digits. Neither needs float64's last bits, and float32
+   is several times faster (numpy's float64 tanh has no SIMD code on many machines). So
+   the tree is walked in float32, and beside every hidden state it carries a bound on how
+   far float32 rounding can have moved it from the exact value (``_bound``; it uses f's
+   slope, which is near 0 for a saturated unit, and in the last COARSE_STEPS steps, to save
+   time, f's largest slope, ``_coarse_bound``). Wherever a logit is closer to 0 than twice
+   its bound, its sign is in doubt: those pairs (none to a few hundred) are computed again
+   with ``forward`` in float64. So the accuracy is exactly that of ``forward`` in float64
+   on every pair, and the loss agrees to within about 5e-7 (relative). Weights so large
+   that float32 overflows, or that leave many signs in doubt, are walked in float64 instead
+   (the same walk, with float64's rounding in the bounds).
+
+The tree is walked in chunks of prefixes, each chunk down to the last step before the next,
+so that no array holds more than CHUNK_ELEMENTS hidden numbers: the memory stays bounded for
+long sequences, and the arrays stay small enough for the memory allocator to reuse them from
+one chunk to the next instead of asking the operating system for fresh pages every time.
+``tests/test_evaluate.py`` checks all of it against ``forward``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from .activations import get_activation, sigmoid
 from .checks import positive_int
-from .model import PARAM_NAMES, Params, as_params, too_large
+from .data import encode
+from .model import PARAM_NAMES, Params, _forward, as_params, too_large
 
 # The four input pairs (bit of a, bit of b) a step can see.
 BIT_PAIRS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 MAX_EVAL_BITS = 12
-# Hidden numbers expanded at once: at most 2**16 (512 KB) per (states, H) array. At T = 8,
-# H = 16 that splits the tree into 4 chunks of 4,096 sequences. Here 2**22 (one chunk) was
-# about 1.4 times slower (see the module's docstring), and 2**13 (32 chunks) slower still.
+# Hidden numbers expanded at once: at most 2**16 per (states, H) array. At T = 8, H = 16
+# that splits the tree into 4 chunks of 4,096 sequences.
 CHUNK_ELEMENTS = 2**16
+# Pairs whose sign is in doubt, at most, before the model is walked in float64 instead.
+MAX_IN_DOUBT = 1 / 8
+# The last steps, whose error bounds take f's slope as its largest (``_coarse_bound``).
+COARSE_STEPS = 2
+# A bound on the relative rounding error of float32's tanh and sigmoid as numpy computes them,
+# taken generously: 2**-19 is 16 units in the last place.
+F_ERROR = 2.0**-19
 
 
 def evaluate_all_pairs(
@@ -45,8 +62,8 @@ def evaluate_all_pairs(
     """(loss, accuracy) over all 4**(T - 1) pairs: floats, or one per model of a stack.
 
     loss is the mean over pairs of Σ_t 1/2 (y[t] - d[t])**2, accuracy the share of
-    pairs whose every output bit is right: the same as ``loss`` and ``accuracy`` of
-    ``forward`` on ``make_batch(*all_pairs(T), T)``.
+    pairs whose every output bit is right: the accuracy exactly that of ``accuracy`` of
+    ``forward`` on ``make_batch(*all_pairs(T), T)``, the loss the same to about 1e-7.
     Weights so large that the loss overflows (ReLU's can) raise ValueError.
     """
     params, lead, _ = as_params(params)
@@ -65,86 +82,266 @@ def evaluate_unchecked(
     params: Params, activation: str, T: int
 ) -> tuple[np.ndarray | float, np.ndarray | float]:
     """``evaluate_all_pairs`` without the checks, for ``train``: the loss may be inf or NaN."""
-    f, _ = get_activation(activation)
     lead = params["W_in"].shape[:-2]
     if lead == ():
-        return _evaluate_one(params, f, T)
+        return _evaluate_one(params, activation, T)
     # One model at a time: faster than the whole stack at once, whose arrays outgrow the caches.
     loss, acc = np.empty(lead), np.empty(lead)
     for i in np.ndindex(lead):
-        loss[i], acc[i] = _evaluate_one({k: params[k][i] for k in PARAM_NAMES}, f, T)
+        loss[i], acc[i] = _evaluate_one({k: params[k][i] for k in PARAM_NAMES}, activation, T)
     return loss, acc
 
 
-def _evaluate_one(params: Params, f, T: int) -> tuple[float, float]:
-    """(loss, accuracy) of one model: the sums over the pairs of every chunk, added up."""
-    prefixes = (
-        np.zeros((1, params["W"].shape[0])),  # one prefix so far: the empty one, z[-1] = 0
-        np.zeros(1, dtype=int),  # the true carry into this step, per prefix
-        np.ones(1, dtype=bool),  # every output bit so far right?
-        np.zeros(1),  # Σ over the steps so far of 1/2 (y - d)**2
-    )
-    sums: list[tuple[float, int, int]] = []  # (Σ loss, pairs right, pairs) per chunk
-    _walk(params, f, T, 0, prefixes, sums)
-    n_pairs = sum(n for _, _, n in sums)
-    return float(sum(s for s, _, _ in sums) / n_pairs), float(sum(r for _, r, _ in sums) / n_pairs)
+def _evaluate_one(
+    params: Params, activation: str, T: int, dtype: type = np.float32
+) -> tuple[float, float]:
+    """(loss, accuracy) of one model: the tree walked in ``dtype``, the pairs in doubt again
+    with ``forward`` in float64. Falls back to float64 where float32 overflows or leaves more
+    than MAX_IN_DOUBT of the pairs in doubt."""
+    n_pairs = 4 ** (T - 1)
+    sums = _Sums(MAX_IN_DOUBT * n_pairs if dtype != np.float64 else np.inf)
+    _walk(_Weights(params, activation, dtype), T, 0, _root(params, dtype), 0, sums)
+    if sums.too_many() or (dtype != np.float64 and not np.isfinite(sums.loss)):
+        return _evaluate_one(params, activation, T, np.float64)
+    in_doubt = np.concatenate(sums.in_doubt)
+    loss, right = sums.loss, sums.right
+    if in_doubt.size:  # every pair whose sign was in doubt, computed again the plain way
+        X, D = encode(*_pairs_of(in_doubt, T), T)
+        Y, _ = _forward(params, X, activation)
+        loss += float((0.5 * (Y - D) ** 2).sum())
+        right += int(np.all((Y > 0.5) == (D > 0.5), axis=(1, 2)).sum())
+    return float(loss / n_pairs), float(right / n_pairs)
 
 
-def accuracy_pruned(params: Params, f, T: int) -> float:
-    """The accuracy of one model, without the loss: the same walk, but a prefix is dropped as
-    soon as one of its output bits is wrong (every pair that starts with it is wrong, whatever
-    follows). What is left at the end are the pairs summed right. No checks: for callers
-    that checked ``params`` (``experiments.accuracy_all_pairs``)."""
-    prefixes = (np.zeros((1, params["W"].shape[0])), np.zeros(1, dtype=int), None, None)
-    sums: list[tuple[float, int, int]] = []
-    _walk(params, f, T, 0, prefixes, sums, prune=True)
-    return sum(r for _, r, _ in sums) / 4 ** (T - 1)
+class _Weights:
+    """One model's weights in the walk's dtype, and the constants of its error bounds.
 
-
-def _walk(
-    params: Params, f, T: int, start: int, prefixes: tuple, sums: list, prune: bool = False
-) -> None:
-    """Run the prefixes from step ``start`` to the end; append their sums to ``sums``:
-    (Σ loss over their pairs, how many pairs are right, how many pairs).
-
-    A prefix at step t grows into 4**(T - 1 - t) sequences. Where the prefixes' sequences
-    would need more than CHUNK_ELEMENTS hidden numbers, they are split into contiguous
-    chunks, each walked to the end in turn. (Pruned, only the next step's numbers count:
-    the prefixes that survive it may be few.)
-    prune: drop every prefix with a wrong output bit, and keep no loss (``accuracy_pruned``);
-        the sums are then (0.0, pairs right, 0), and ``prefixes`` holds None for all_right
-        and the loss
+    Rounding (u = 2**-24 in float32, 2**-53 in float64): a row z times a matrix M, summed
+    over n terms in any order, with M's entries rounded to the dtype, is off by at most
+    about (n + 1) u Σ_i |z_i| |M_ij|. Here n <= H + 3 (H products, x W_in's two, b), so
+    ``c_u`` = (H + 5) u; f adds at most ``f_error`` (F_ERROR, relative, and |z| <= 1 but
+    for relu, which rounds nothing).
     """
-    W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
-    z, carry, all_right, loss = prefixes
+
+    def __init__(self, params: Params, activation: str, dtype: type):
+        self.activation, self.dtype = activation, dtype
+        self.f, _ = get_activation(activation)
+        W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
+        self.W, self.W_out, self.c = W.astype(dtype), W_out.astype(dtype), dtype(c[0])
+        self.input = (BIT_PAIRS @ W_in + b).astype(dtype)  # x W_in + b for the 4 inputs, (4, H)
+        H = W.shape[0]
+        self.c_u = (H + 5) * 2.0 ** -(np.finfo(dtype).nmant + 1)
+        self.f_error = (F_ERROR if dtype == np.float32 else 2.0**-48) * (activation != "relu")
+        self.abs_W, self.abs_W_out = np.abs(self.W), np.abs(self.W_out)
+        # W four times side by side: z W4 is (z W, z W, z W, z W), the recurrent part of a
+        # prefix's four children in one product, as the rows (n, 4 H) -> (4 n, H) of the tree
+        self.W4, self.abs_W4 = np.tile(self.W, 4), np.tile(self.abs_W, 4)
+        self._rows: dict = {}
+        # the rounding of x W_in + b, c_u (|x| |W_in| + |b|), (4, H)
+        self.input_error = (self.c_u * (BIT_PAIRS @ np.abs(W_in) + np.abs(b))).astype(dtype)
+        self.c_error = dtype(self.c_u * abs(c[0]))
+
+    def rows(self, what: np.ndarray, m: int, n: int) -> np.ndarray:
+        """``what[:m]`` ((4, H): the input parts, or their rounding bounds) laid side by side
+        and repeated for n rows, (n, m H): added to a (n, m H) product, it is one addition
+        over whole arrays (a (H,) row added to every row of an array costs numpy a short
+        loop per row)."""
+        key = (id(what), m)
+        have = self._rows.get(key)
+        if have is None or have.shape[0] < n:
+            have = self._rows[key] = np.tile(what[:m].reshape(1, -1), (n, 1))
+        return have[:n]
+
+
+def _root(params: Params, dtype: type) -> tuple:
+    """The tree's root: one prefix, the empty one (z[-1] = 0, exactly)."""
+    H = params["W"].shape[0]
+    return (
+        np.zeros((1, H), dtype=dtype),  # z[t-1] per prefix
+        np.zeros((1, H), dtype=dtype),  # a bound on |z[t-1] - exact| + c_u |z[t-1]| (``_bound``)
+        np.ones(1, dtype=bool),  # every output bit so far right?
+        np.zeros(1, dtype=bool),  # the sign of some logit so far in doubt?
+        np.zeros(1),  # Σ over the steps so far of 1/2 (y - d)**2, in float64
+    )
+
+
+class _Sums:
+    """What the walk adds up over the chunks: the loss and the pairs right, of the pairs
+    whose signs are all certain, and the leaf indices of the others (``_pairs_of``)."""
+
+    def __init__(self, max_in_doubt: float) -> None:
+        self.loss, self.right = 0.0, 0
+        self.in_doubt: list[np.ndarray] = [np.zeros(0, dtype=int)]
+        self.n_in_doubt, self.max_in_doubt = 0, max_in_doubt
+
+    def too_many(self) -> bool:
+        """More pairs in doubt than ``max_in_doubt``: the walk stops, to start again in float64."""
+        return self.n_in_doubt > self.max_in_doubt
+
+    def add(self, first: int, all_right: np.ndarray, in_doubt: np.ndarray, loss) -> None:
+        sure = ~in_doubt
+        self.loss += float(loss[sure].sum())
+        self.right += int(np.count_nonzero(all_right & sure))
+        self.in_doubt.append(first + np.flatnonzero(in_doubt))
+        self.n_in_doubt += self.in_doubt[-1].size
+
+
+def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _Sums) -> None:
+    """Run the prefixes from step ``start`` to the end, and add their pairs to ``sums``.
+
+    ``first`` is the index of the first prefix among all of its step's. A prefix at step t
+    grows into 4**(T - 1 - t) sequences. Where the prefixes' sequences would need more than
+    CHUNK_ELEMENTS hidden numbers, they are split into contiguous chunks, each walked to the
+    end in turn (so the leaves come out in order).
+    """
+    z, err, all_right, in_doubt, loss = prefixes
+    d_bits = _target_bits(T)
+    group = 1  # states per row of err (more than 1 in the last COARSE_STEPS steps)
+    size = None
     for t in range(start, T):
-        x = BIT_PAIRS if t < T - 1 else BIT_PAIRS[:1]  # the last step only sees (0, 0)
-        n, m = z.shape[0], x.shape[0]
-        # hidden numbers per prefix at the end (pruned: at the next step, as they may not grow)
-        per_prefix = (m if prune else 4 ** (T - 1 - t)) * W.shape[0]
-        if n > 1 and n * per_prefix > CHUNK_ELEMENTS:
-            size = max(1, CHUNK_ELEMENTS // per_prefix)
-            for s in range(0, n, size):
-                chunk = slice(s, s + size)
-                parts = tuple(None if a is None else a[chunk] for a in (z, carry, all_right, loss))
-                _walk(params, f, T, t, parts, sums, prune)
+        m = 4 if t < T - 1 else 1  # the last step only sees the input (0, 0)
+        n, H = z.shape
+        if n > 1 and n * 4 ** (T - 1 - t) * H > CHUNK_ELEMENTS:
+            rows = max(1, CHUNK_ELEMENTS // (4 ** (T - 1 - t) * H))
+            now = (z, err, all_right, in_doubt, loss)
+            for s in range(0, n, rows):
+                if not sums.too_many():
+                    _walk(w, T, t, tuple(a[s : s + rows] for a in now), first + s, sums)
             return
         # u[t] = x[t] W_in + z[t-1] W + b, for every (prefix, next input) combination
-        # (x W_in + b is only (m, H): adding b there, not to the big sum, is several times faster)
-        u = (z @ W)[:, None, :] + (x @ W_in + b)[None, :, :]
-        z = f(u).reshape(n * m, -1)
-        y = sigmoid(z @ W_out + c)[:, 0]  # y[t] = σ(z[t] W_out + c), (n * m,)
-        total = (carry[:, None] + x.sum(axis=1).astype(int)[None, :]).reshape(-1)
-        d, carry = total & 1, total >> 1  # the sum's bit t (its last bit), the carry onward
-        right = (y > 0.5) == (d == 1)
-        if prune:
-            z, carry = z[right], carry[right]
-            if z.shape[0] == 0:
-                break
-            continue
-        all_right = np.repeat(all_right, m) & right
-        loss = np.repeat(loss, m) + 0.5 * (y - d) ** 2
-    if prune:
-        sums.append((0.0, z.shape[0], 0))
+        u = z @ (w.W4 if m == 4 else w.W)
+        u += w.rows(w.input, m, n)  # (n, m H): the children of each prefix side by side
+        if t < T - COARSE_STEPS:  # a bound per state (and f applied to u)
+            err = _bound(w, err, u, m).reshape(n * m, H)
+        else:  # one bound per state of step T - 1 - COARSE_STEPS, for all its descendants
+            err, size = _coarse_bound(w, err, size if group > 1 else np.abs(z), m)
+            group *= m
+            _f_in_place(w, u)
+        z = u.reshape(n * m, H)
+        v = (z @ w.W_out)[:, 0] + w.c  # the logit of y[t] = σ(v), (n * m,)
+        v_err = (err @ w.abs_W_out)[:, 0] + w.c_error  # a bound on |v - exact v|
+        if group > 1:
+            v_err = np.repeat(v_err, group)
+        first *= m
+        d = d_bits[t][first : first + n * m]  # the sum's bit t, per sequence
+        # y > 0.5 exactly where v > 0. In doubt where the rounding could have moved v across 0:
+        # |v| within twice its bound (so that the exact logit, and float64's, are also away
+        # from 0), unless the bound is 0 (v computed exactly, as where z = 0 and c = 0).
+        # Written so that NaN is in doubt.
+        doubt = ~(v_err <= 0) & ~(np.abs(v) > 2 * v_err + 2.0**-20)
+        right = (v > 0) == d
+        # 1/2 (y - d)**2 with |y - d| = σ(v) for d = 0 and 1 - σ(v) = σ(-v) for d = 1:
+        # accurate to the dtype's relative precision even where y is within 1e-8 of d
+        term = sigmoid(np.where(d, -v, v))
+        if m > 1:
+            all_right, in_doubt, loss = (np.repeat(a, m) for a in (all_right, in_doubt, loss))
+        all_right = all_right & right
+        in_doubt = in_doubt | doubt
+        loss = loss + 0.5 * term * term
+    sums.add(first, all_right, in_doubt, loss)
+
+
+def _bound(w: _Weights, err: np.ndarray, u: np.ndarray, m: int) -> np.ndarray:
+    """Apply f to u, (n, m H), in place, and return a bound on how far rounding has moved each
+    z[t] = f(u[t]) from its exact value, plus c_u |z[t]| (what the next step's bound needs).
+
+    ``err`` is that bound for z[t-1], (n, H). The error of u[t] is at most
+        du = err |W| + c_u (|x| |W_in| + |b|)
+    (what z[t-1]'s error becomes through W, and the rounding of this step's sums); z[t]'s
+    at most f's largest slope over u ± du, times du, plus f's own rounding (f_error). The
+    slope is bounded from z[t] itself, so a saturated unit, whose slope is near 0, stops
+    the error:
+        tanh:    1 - tanh², and |tanh| >= |z[t]| - f_error - du there (tanh is 1-Lipschitz)
+        sigmoid: 1/4 - (σ - 1/2)², and |σ - 1/2| >= |z[t] - 1/2| - f_error - du there
+        relu:    1 where u > -du, else 0 (relu rounds nothing, and its z is not below 1)
+    """
+    du = err @ (w.abs_W4 if m == 4 else w.abs_W)
+    du += w.rows(w.input_error, m, err.shape[0])  # (n, m H), as u
+    zero = w.dtype(0)
+    if w.activation == "relu":
+        du *= u > -du
+        _f_in_place(w, u)
+        du += w.c_u * u
+        return du
+    _f_in_place(w, u)
+    if w.activation == "tanh":
+        size = np.abs(u)
+        size *= w.dtype(1 - w.f_error)  # |tanh(u)| at least, f's rounding aside
+        low = size - du
+        np.maximum(low, zero, out=low)
+        low *= low
+        np.subtract(w.dtype(1), low, out=low)  # the slope bound
+        low *= du
+        # + f's rounding and c_u |z|, both relative to |z|: where z = 0 exactly (and so
+        # the error is 0, as when x = 0, b = 0 and z[t-1] = 0), the bound stays 0
+        size *= w.dtype((w.f_error + w.c_u) / (1 - w.f_error))
+        low += size
+        return low
+    low = np.abs(u - w.dtype(0.5))
+    low -= du
+    low -= w.dtype(w.f_error)
+    np.maximum(low, zero, out=low)
+    low *= low
+    np.subtract(w.dtype(0.25), low, out=low)  # the slope bound
+    low *= du
+    low += w.dtype(w.f_error + w.c_u)  # f's rounding, and c_u |z| with |z| <= 1
+    return low
+
+
+def _coarse_bound(
+    w: _Weights, err: np.ndarray, size: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_bound`` for all the children of each row at once, taking f's slope as its largest
+    (1 for tanh and relu, 1/4 for sigmoid): cheaper, and
+    looser by a factor of about |W| per step, so it is used for the last COARSE_STEPS steps
+    only (they hold most of the states).
+
+    err: the bound of ``_bound`` for the parents (or their ancestors), (n, H)
+    size: a bound on the parents' |z|, (n, H) (only relu needs it: the others' |z| <= 1)
+    returns the bound for every child of each row, (n, H), and a bound on the children's |z|
+    """
+    du = err @ w.abs_W + w.input_error[:m].max(axis=0)
+    if w.activation == "relu":  # |z[t]| <= |u[t]| <= |z[t-1]| |W| + |x W_in + b|
+        size = size @ w.abs_W + np.abs(w.input[:m]).max(axis=0)
+        return du + w.c_u * size, size
+    if w.activation == "sigmoid":
+        du *= w.dtype(0.25)
+    return du + w.dtype(w.f_error + w.c_u), size
+
+
+def _f_in_place(w: _Weights, u: np.ndarray) -> None:
+    """u = f(u), in place."""
+    if w.activation == "tanh":
+        np.tanh(u, out=u)
+    elif w.activation == "relu":
+        np.maximum(u, w.dtype(0), out=u)
     else:
-        sums.append((loss.sum(), all_right.sum(), loss.size))
+        u[...] = sigmoid(u)
+
+
+@functools.lru_cache(maxsize=2)
+def _target_bits(T: int) -> list[np.ndarray]:
+    """Per step t, the sum's bit t for every node of the tree at that step, in the tree's
+    order: at step t < T - 1, node i holds the inputs k[0..t] as base-4 digits (k[0] the most
+    significant); at step T - 1, the leaves (the pairs, as ``_pairs_of`` reads them)."""
+    bits = []
+    for t in range(T):
+        depth = min(t + 1, T - 1)  # the inputs that vary: the last step's is (0, 0)
+        a, b = _pairs_of(np.arange(4**depth, dtype=np.int64), depth + 1)
+        bits.append(((a + b) >> t) & 1 == 1)
+    return bits
+
+
+def _pairs_of(leaves: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (a, b) at the given leaf indices of the tree.
+
+    Leaf i is reached by the inputs k[0], ..., k[T-2] (rows of BIT_PAIRS: bit of a = k & 1,
+    bit of b = k >> 1), the first step's k the most significant base-4 digit of i.
+    """
+    a = np.zeros(leaves.size, dtype=np.int64)
+    b = np.zeros(leaves.size, dtype=np.int64)
+    for t in range(T - 1):
+        k = (leaves >> (2 * (T - 2 - t))) & 3
+        a |= (k & 1) << t
+        b |= (k >> 1) << t
+    return a, b

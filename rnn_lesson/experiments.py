@@ -19,7 +19,6 @@ numpy only; the figures are in ``plots``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -28,21 +27,20 @@ import numpy as np
 
 from .activations import d_sigmoid, get_activation
 from .checks import choice, function, learning_rate, positive_int, positive_number, seed, values
-from .data import PairStream
-from .evaluate import MAX_EVAL_BITS, accuracy_pruned
+from .evaluate import evaluate_unchecked
 from .initializers import INITIALIZERS, MAX_STD
 from .model import (
     PARAM_NAMES,
     Params,
-    _backward,
     _bptt,
     _forward,
     check_cache,
     check_inputs,
-    check_params,
     init_params,
+    stack_params,
     too_large,
 )
+from .train import TrainResult, train
 
 T_SWEEP = 8  # bits: the sweep trains and scores on 8-bit addition, as the course does
 
@@ -150,76 +148,39 @@ def run_sweep(
         models = [(c, j) for c in mine for j in range(len(seeds))]
         starts = [init_params(c.hidden_size, c.init, rng=np.random.default_rng(seeds[j]), std=c.std)
                   for c, j in models]  # fmt: skip
-        _train_stack(sweep, activation, models, starts, data_seed, backward_fn or _backward)
+        result = train(
+            stack_params(starts),
+            rng=np.random.default_rng(data_seed),
+            activation=activation,
+            lr=np.array([c.lr for c, _ in models]),
+            n_updates=[c.n_updates for c, _ in models],  # a model leaves after its last
+            T=T_SWEEP,
+            eval_at=sorted({u for c in mine for u in sweep.checkpoints[c]}),
+            backward_fn=backward_fn,
+            eval_overflow_stops=False,  # diverged: its outputs or weights are not finite
+        )
+        _score(sweep, models, result)
     return sweep
 
 
-def _train_stack(
-    sweep: Sweep, activation: str, models: list, starts: list, data_seed: int, backward: Callable
-) -> None:
-    """Train one activation's models as a stack, scoring each at its checkpoints."""
-    p = {k: np.stack([s[k] for s in starts]) for k in PARAM_NAMES}
-    lr = np.array([c.lr for c, _ in models])
-    ends = np.array([c.n_updates for c, _ in models])
-    score_at = {u for c, _ in models for u in sweep.checkpoints[c]}
-    alive = list(range(len(models)))  # which models the stack p holds, in its order
+def _score(sweep: Sweep, models: list[tuple[Config, int]], result: TrainResult) -> None:
+    """Copy the accuracy at every checkpoint, the divergence and the trained parameters of
+    the stack's models (seed j of configuration c is model i) into ``sweep``."""
+    rows = {int(u): r for r, u in enumerate(result.updates)}
     for c in dict.fromkeys(c for c, _ in models):
-        sweep.params[c] = {k: np.empty((len(sweep.seeds),) + v.shape[1:]) for k, v in p.items()}
-    # one pair per update, = random_pairs(rng, 1, T) as in train
-    pairs = PairStream([np.random.default_rng(data_seed)], 1, T_SWEEP, int(ends.max()))
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below, by value
-        for n in range(1, int(ends.max()) + 1):
-            X, D = pairs.next()
-            y, cache = _forward(p, X, activation)
-            grads = backward(p, cache, D)
-            step = lr[alive]
-            new = {k: p[k] - step.reshape((-1,) + (1,) * (p[k].ndim - 1)) * grads[k]
-                   for k in PARAM_NAMES}  # fmt: skip
-            if not math.isfinite(y.sum() + sum(new[k].sum() for k in PARAM_NAMES)):
-                total = y.reshape(len(alive), -1).sum(axis=1)
-                total += sum(new[k].reshape(len(alive), -1).sum(axis=1) for k in PARAM_NAMES)
-                for i in np.flatnonzero(~np.isfinite(total)):
-                    c, j = models[alive[i]]
-                    if sweep.diverged_at[c][j] is None:
-                        sweep.diverged_at[c][j] = n
-                    for k in PARAM_NAMES:  # it keeps its last finite parameters
-                        new[k][i] = p[k][i]
-            p = new
-            if n not in score_at:
-                continue
-            done = []
-            for i, m in enumerate(alive):
-                c, j = models[m]
-                if n in sweep.checkpoints[c]:
-                    one = {k: p[k][i] for k in PARAM_NAMES}
-                    acc = accuracy_all_pairs(one, activation, T_SWEEP)
-                    sweep.accuracy[c][sweep.checkpoints[c].index(n), j] = acc
-                if ends[m] == n:
-                    for k in PARAM_NAMES:
-                        sweep.params[c][k][j] = p[k][i]
-                    done.append(i)
-            if done:
-                keep = [i for i in range(len(alive)) if i not in done]
-                alive = [alive[i] for i in keep]
-                p = {k: v[keep] for k, v in p.items()}
-
-
-def accuracy_all_pairs(params: Params, activation: str = "tanh", T: int = T_SWEEP) -> float:
-    """The accuracy of ``evaluate_all_pairs`` (share of all pairs a, b < 2**(T - 1) summed
-    exactly right), faster for a network that gets many sums wrong.
-
-    It runs the same tree of prefixes, but drops a prefix as soon as one of its output
-    bits is wrong: every pair that starts with it is wrong, whatever follows. What is
-    left at the end are the pairs summed right. (A single model; no loss.)
-    """
-    lead, _ = check_params(params)
-    if lead != ():
-        raise ValueError("accuracy_all_pairs takes one model, not a stack")
-    f, _ = get_activation(activation)
-    T = positive_int(T, "number of bits T")
-    if T > MAX_EVAL_BITS:
-        raise ValueError(f"T must be at most {MAX_EVAL_BITS} to evaluate all pairs, got {T}")
-    return accuracy_pruned(params, f, T)
+        sweep.params[c] = {k: np.empty((len(sweep.seeds),) + v.shape[1:])
+                           for k, v in result.params.items()}  # fmt: skip
+    for i, (c, j) in enumerate(models):
+        trained = {k: v[i] for k, v in result.params.items()}
+        d = sweep.diverged_at[c][j] = result.diverged_at[i]
+        for k in PARAM_NAMES:
+            sweep.params[c][k][j] = trained[k]
+        for r, u in enumerate(sweep.checkpoints[c]):
+            if d is not None and u >= d:  # the weights it stopped at, as they stay
+                with np.errstate(over="ignore", invalid="ignore"):
+                    sweep.accuracy[c][r, j] = evaluate_unchecked(trained, c.activation, T_SWEEP)[1]
+            else:
+                sweep.accuracy[c][r, j] = result.accuracy[rows.get(u, -1), i]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .activations import DERIVATIVES_FROM_Z, get_activation, sigmoid
+from .activations import ACTIVATIONS, DERIVATIVES_FROM_Z, get_activation, sigmoid
 from .checks import MAX_ELEMENTS, array_size, positive_int, real_array
 from .initializers import init_weight
 
@@ -221,20 +221,82 @@ def check_grads(grads: object, params: Params, name: str = "backward_fn") -> Par
     return grads
 
 
+def rnn_step_forward(
+    x_t: np.ndarray, z_prev: np.ndarray, params: Params, activation: str = "tanh"
+) -> tuple[np.ndarray, dict]:
+    """One time step of the hidden layer: u[t] = x[t] W_in + z[t-1] W + b, z[t] = f(u[t]).
+
+    x_t: (batch, 2) the input bits of step t; z_prev: (batch, H) the hidden state z[t-1]
+    (zeros before the first step); a stack of K models adds a leading K to each (x_t may
+    stay (batch, 2), shared by every model).
+    returns z_t: (batch, H), and the step's cache {x, z_prev, u, z, activation} for
+    ``rnn_step_backward``. No checks: ``forward`` checks what it is given.
+    """
+    f, _ = ACTIVATIONS[activation]
+    W_in, b = params["W_in"], params["b"]
+    u_t = _matmul_for(x_t, W_in)(x_t, W_in) + b[..., None, :]  # x[t] W_in + b
+    z_t = _recurrent_part(u_t, z_prev, params["W"], f)  # + z[t-1] W, then f
+    return z_t, {"x": x_t, "z_prev": z_prev, "u": u_t, "z": z_t, "activation": activation}
+
+
+def _recurrent_part(u_t: np.ndarray, z_prev: np.ndarray, W: np.ndarray, f) -> np.ndarray:
+    """Add z[t-1] W to ``u_t`` (in place: u_t may be a view into the sequence's u) and
+    return z[t] = f(u[t])."""
+    u_t += _matmul_for(z_prev, W)(z_prev, W)
+    return f(u_t)
+
+
+def rnn_step_backward(
+    dz_t: np.ndarray, cache: dict, params: Params
+) -> tuple[np.ndarray, np.ndarray]:
+    """Back through one time step: from dL/dz[t] to dL/du[t] and dL/dz[t-1].
+
+    dz_t: (batch, H) dL/dz[t], all that reaches z[t] (from the output y[t] and from step t + 1)
+    cache: the step's cache from ``rnn_step_forward``
+    returns (dz_prev, delta): δ[t] = dL/du[t] = dz_t ⊙ f'(u[t]), (batch, H), and
+    dz_prev = δ[t] Wᵀ, (batch, H), what flows on to z[t-1] through this step. The step's
+    parameter gradients follow from δ[t]: ``step_grads(cache["x"], cache["z_prev"], delta)``.
+    """
+    f_prime = DERIVATIVES_FROM_Z[cache["activation"]](cache["z"])  # f'(u[t]), from z[t]
+    W_T = np.swapaxes(params["W"], -1, -2)
+    return _delta_step(dz_t, f_prime, W_T)
+
+
+def _delta_step(
+    dz_t: np.ndarray, f_prime: np.ndarray, W_T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """δ[t] = dz_t ⊙ f'(u[t]) and dz_prev = δ[t] Wᵀ: (dz_prev, δ[t])."""
+    delta = dz_t * f_prime
+    return _matmul_for(delta, W_T)(delta, W_T), delta
+
+
+def step_grads(x_t: np.ndarray, z_prev: np.ndarray, delta: np.ndarray) -> Params:
+    """The gradients of one step's W_in, W and b from its hidden delta δ[t] = dL/du[t]:
+    dW_in = x[t]ᵀ δ[t], dW = z[t-1]ᵀ δ[t], db = δ[t], each summed over the batch.
+
+    x_t: (batch, 2); z_prev, delta: (batch, H); a stack adds a leading K to each.
+    BPTT adds them up over the steps (``_bptt`` does it as one product per parameter).
+    """
+    x_T, z_T = np.swapaxes(x_t, -1, -2), np.swapaxes(z_prev, -1, -2)
+    return {
+        "W_in": _matmul_for(x_T, delta)(x_T, delta),
+        "W": _matmul_for(z_T, delta)(z_T, delta),
+        "b": delta.sum(axis=-2),
+    }
+
+
 def _forward(params: Params, X: np.ndarray, activation: str) -> tuple[np.ndarray, dict]:
+    """The forward pass over whole sequences, ``rnn_step_forward`` at t = 0, 1, ..., T - 1:
+    the input parts x[t] W_in + b of all steps at once (they do not depend on the past),
+    then the recurrent part step by step; last the outputs y[t] = σ(z[t] W_out + c)."""
     f, _ = get_activation(activation)
-    W_in, W, W_out, b, c = (params[k] for k in PARAM_NAMES)
-    T = X.shape[-2]
-    mm = _matmul_for(W)
-    # x[t] @ W_in + b for every t at once; the loop adds the recurrent part.
-    u = _each_step(X, W_in) + b[..., None, None, :]
+    W = params["W"]
+    u = _each_step(X, params["W_in"]) + params["b"][..., None, None, :]  # x[t] W_in + b, all t
     z = np.empty_like(u)
     z_prev = np.zeros(u.shape[:-2] + u.shape[-1:])  # z[-1] = 0, shape (..., batch, H)
-    for t in range(T):
-        u_t = u[..., t, :]  # a view: adding to it in place fills u
-        u_t += mm(z_prev, W)  # u[t] = x[t] W_in + z[t-1] W + b
-        z[..., t, :] = z_prev = f(u_t)  # z[t] = f(u[t])
-    y = sigmoid(_each_step(z, W_out) + c[..., None, None, :])  # y[t] = σ(z[t] W_out + c)
+    for t in range(X.shape[-2]):
+        z[..., t, :] = z_prev = _recurrent_part(u[..., t, :], z_prev, W, f)
+    y = sigmoid(_each_step(z, params["W_out"]) + params["c"][..., None, None, :])
     return y, {"X": X, "u": u, "z": z, "y": y, "activation": activation}
 
 
@@ -246,23 +308,26 @@ def _backward(params: Params, cache: dict, D: np.ndarray) -> Params:
 
 
 def _bptt(params: Params, cache: dict, delta_out: np.ndarray) -> tuple[Params, np.ndarray]:
-    """BPTT from the output deltas δout (..., batch, T, 1).
+    """BPTT from the output deltas δout (..., batch, T, 1): ``rnn_step_backward`` at
+    t = T - 1, ..., 0 (with f'(u[t]) of every step computed at once), then every step's
+    gradients (``step_grads``) summed over the steps.
 
     Returns the gradients and the hidden deltas δ (..., batch, T, H).
     """
     get_activation(cache["activation"])
     X, u, z = cache["X"], cache["u"], cache["z"]
-    W, W_out = params["W"], params["W_out"]
+    W_T = np.swapaxes(params["W"], -1, -2)
     # δout[t] W_outᵀ, all t: with one output unit, each entry is one product, so no matmul
-    from_out = delta_out * np.swapaxes(W_out, -1, -2)[..., None, :, :]
+    from_out = delta_out * np.swapaxes(params["W_out"], -1, -2)[..., None, :, :]
     f_prime = DERIVATIVES_FROM_Z[cache["activation"]](z)  # f'(u[t]) from z[t] = f(u[t]), all t
     delta = np.empty_like(u)
-    delta_next = np.zeros(u.shape[:-2] + u.shape[-1:])  # δ[T] = 0: nothing comes after the end
-    W_T, mm = np.swapaxes(W, -1, -2), _matmul_for(W)
+    dz_next = 0.0  # what flows back into z[T-1] from step T: nothing comes after the end
     for t in reversed(range(u.shape[-2])):
-        # δ[t] = (δ[t+1] Wᵀ + δout[t] W_outᵀ) ⊙ f'(u[t]): z[t] feeds y[t] and u[t+1]
-        delta_next = (mm(delta_next, W_T) + from_out[..., t, :]) * f_prime[..., t, :]
-        delta[..., t, :] = delta_next
+        # z[t] feeds y[t] and u[t+1]: dL/dz[t] = δout[t] W_outᵀ + δ[t+1] Wᵀ
+        dz_next, delta[..., t, :] = _delta_step(
+            dz_next + from_out[..., t, :], f_prime[..., t, :], W_T
+        )
+    # Σ over t of every step's gradients, as one product per parameter
     grads = {
         "W_in": _sum_outer(X, delta),  # Σ_t x[t]ᵀ δ[t]
         "W": _sum_outer(z[..., :-1, :], delta[..., 1:, :]),  # Σ_t z[t-1]ᵀ δ[t]; z[-1] = 0

@@ -5,6 +5,7 @@ import pytest
 
 import rnn_lesson as R
 from rnn_lesson import experiments as E
+from rnn_lesson.evaluate import evaluate_unchecked
 
 
 def small_batch(seed=0, n=40):
@@ -152,6 +153,20 @@ def test_sweep_keeps_diverged_models_finite():
     for c in configs:
         assert np.all(np.isfinite(sweep.accuracy[c]))
         assert all(np.all(np.isfinite(v)) for v in sweep.params[c].values())
+    # A diverged model stops where it diverged, as in R.train: its weights stay the last
+    # finite ones, and its later checkpoints score those weights.
+    for j, d in enumerate(sweep.diverged_at[configs[0]]):
+        if d is not None:
+            start = R.init_params(16, "normal", rng=np.random.default_rng(seeds[j]))
+            kw = {"activation": "relu", "backward_fn": E.backward_course_output}
+            alone = R.train(start, rng=np.random.default_rng(2024), n_updates=50, **kw,
+                            eval_overflow_stops=False)  # fmt: skip
+            assert alone.diverged_at == d
+            for name, v in sweep.model(configs[0], seeds[j]).items():
+                np.testing.assert_allclose(v, alone.params[name], rtol=1e-12, atol=1e-14)
+            with np.errstate(over="ignore", invalid="ignore"):  # (its loss may overflow)
+                accuracy = evaluate_unchecked(alone.params, "relu", 8)[1]
+            assert sweep.at(configs[0], 25)[j] == sweep.at(configs[0], 50)[j] == accuracy
 
 
 def test_claims_are_checked_and_printed_without_counts():
@@ -214,47 +229,9 @@ def test_run_sweep_rejects_bad_input():
         E.run_sweep([C("tanh", "xavier", 0.1)], backward_fn="course")
 
 
-def test_accuracy_all_pairs_is_evaluate_all_pairs_accuracy():
-    starts = [
-        ("normal", 0, "tanh"),
-        ("xavier", 1, "tanh"),
-        ("he", 2, "relu"),
-        ("normal", 3, "relu"),
-    ]
-    for init, seed, activation in starts:
-        p = R.init_params(16, init, rng=np.random.default_rng(seed))
-        for n_updates in (1, 300, 1500):  # from nearly nothing right to nearly everything
-            q = R.train(
-                p,
-                rng=np.random.default_rng(seed),
-                activation=activation,
-                n_updates=n_updates,
-                eval_every=n_updates,
-            )
-            assert E.accuracy_all_pairs(q.params, activation) == q.accuracy[-1]
-    p = R.init_params(4, "xavier", rng=np.random.default_rng(0))
-    assert E.accuracy_all_pairs(p, "sigmoid", T=3) == R.evaluate_all_pairs(p, "sigmoid", T=3)[1]
-    with pytest.raises(ValueError, match="one model"):
-        E.accuracy_all_pairs(R.stack_params([p, p]), "tanh")
-
-
 def test_hidden_deltas_take_a_numpy_integer_step():
     # A step from numpy (e.g. T - 1 with T an np.int64) was refused as "not a step".
     p = R.init_params(4, "xavier", rng=np.random.default_rng(0))
     X, D = R.make_batch(*R.random_pairs(np.random.default_rng(1), 3, 8), 8)
     plain, _ = E.hidden_deltas(p, X, D, from_step=7)
     np.testing.assert_array_equal(E.hidden_deltas(p, X, D, from_step=np.int64(7))[0], plain)
-
-
-@pytest.mark.parametrize("chunk", [2**6, 2**10, 2**22])
-def test_accuracy_all_pairs_in_chunks_counts_the_same_pairs(monkeypatch, chunk):
-    # The pruned walk splits where the next step's states would not fit a chunk; however it
-    # splits, it keeps the same pairs. The model gets some but not all pairs right.
-    from rnn_lesson import evaluate
-
-    p = R.init_params(16, "xavier", rng=np.random.default_rng(1))
-    q = R.train(p, rng=np.random.default_rng(1), n_updates=400, eval_every=400).params
-    whole = R.evaluate_all_pairs(q, "tanh")[1]
-    assert 0 < whole < 1
-    monkeypatch.setattr(evaluate, "CHUNK_ELEMENTS", chunk)
-    assert E.accuracy_all_pairs(q, "tanh") == whole

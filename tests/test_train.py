@@ -292,3 +292,30 @@ def test_int_and_list_params_train_like_their_float_values():
     for run in runs[:2]:
         assert_same_params(run.params, runs[2].params)
         np.testing.assert_array_equal(run.loss, runs[2].loss)
+
+
+def test_each_model_of_a_stack_may_have_its_own_last_update():
+    # Model k stops after n_updates[k] and leaves the stack; it ends where a run of its own
+    # ends, evaluated at its last update; the others go on undisturbed. With one generator
+    # per model too.
+    starts = [R.init_params(8, "xavier", rng=np.random.default_rng(s)) for s in range(3)]
+    ends = [40, 100, 70]
+    for shared in (True, False):
+        rng = np.random.default_rng(9) if shared else [np.random.default_rng(s) for s in range(3)]
+        result = R.train(R.stack_params(starts), rng=rng, n_updates=ends, eval_every=30)
+        assert result.updates.tolist() == [0, 30, 40, 60, 70, 90, 100]
+        for k, (p, end) in enumerate(zip(starts, ends, strict=True)):
+            alone = R.train(p, rng=np.random.default_rng(9 if shared else k), n_updates=end,
+                            eval_every=30)  # fmt: skip
+            for name in R.PARAM_NAMES:
+                np.testing.assert_allclose(result.params[name][k], alone.params[name],
+                                           rtol=1e-12, atol=1e-14)  # fmt: skip
+            updates, loss, acc = result.curve(k)
+            assert updates[-1] == end and acc[-1] == alone.accuracy[-1]
+            np.testing.assert_allclose(loss[-1], alone.loss[-1], rtol=1e-12)
+            assert np.all(result.accuracy[updates.size :, k] == acc[-1])  # then repeated
+    assert result.diverged_at == [None] * 3
+    with pytest.raises(ValueError, match="one per model"):
+        R.train(R.stack_params(starts), rng=np.random.default_rng(0), n_updates=[5, 6])
+    with pytest.raises(ValueError, match="n_updates"):
+        R.train(starts[0], rng=np.random.default_rng(0), n_updates=[5])
