@@ -194,6 +194,36 @@ def run_as(user: str, args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+def make_homes(prefix: str) -> Path:
+    """A folder for the test accounts' homes: root's, mode 0755 (each home inside is 0700),
+    and short, so kernel socket paths in the homes fit (accounts.check_home_base)."""
+    homes = Path("/tmp") / prefix
+    homes.mkdir(mode=0o755)
+    homes.chmod(0o755)
+    return homes
+
+
+def check_hub_env(
+    state: Path, port: int, homes: Path, group: str, student_venv: Path, **more: str
+) -> dict[str, str]:
+    """The environment of a hub of jupyterhub_config.py on 127.0.0.1 for a check."""
+    return {
+        **os.environ,
+        "CLASSROOM_IP": HOST,
+        "CLASSROOM_PORT": str(port),
+        "CLASSROOM_HUB_PORT": str(free_port()),
+        "CLASSROOM_PROXY_API_PORT": str(free_port()),
+        "CLASSROOM_STATE_DIR": str(state),
+        "CLASSROOM_HOME_BASE": str(homes),
+        "CLASSROOM_GROUP": group,
+        "CLASSROOM_STUDENT_VENV": str(student_venv),
+        "CLASSROOM_NOTEBOOKS": os.environ.get(
+            "CLASSROOM_NOTEBOOKS", str(student_venv.parent / "notebooks")
+        ),
+        **more,
+    }
+
+
 class Cleanup:
     """Everything the test created, undone: hubs, leftover processes, accounts, folders."""
 
@@ -208,11 +238,13 @@ class Cleanup:
     def test_accounts(self) -> list[pwd.struct_passwd]:
         return [a for a in pwd.getpwall() if re.fullmatch(rf"{self.prefix}[0-9]+", a.pw_name)]
 
-    def start_hub(self, env: dict[str, str], state: Path) -> subprocess.Popen:
+    def start_hub(
+        self, env: dict[str, str], state: Path, config: Path = HERE / "jupyterhub_config.py"
+    ) -> subprocess.Popen:
         """Start a hub with its state (database, log, proxy's pid file) in `state`."""
         with open(state / "hub.log", "w") as log:
             hub = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", "-f", str(HERE / "jupyterhub_config.py")],
+                [sys.executable, "-m", "jupyterhub", "-f", str(config)],
                 cwd=state,
                 env=env,
                 stdout=log,
@@ -867,31 +899,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         state = Path(tempfile.mkdtemp(prefix=f"{prefix}-state-"))  # mode 0700, root only
         # Short, so kernel socket paths in the homes fit (accounts.check_home_base).
-        homes = Path("/tmp") / prefix
-        homes.mkdir(mode=0o755)
-        homes.chmod(0o755)  # each home inside is 0700
+        homes = make_homes(prefix)
         cleanup.dirs += [state, homes]
         password = secrets.token_urlsafe(24)
 
         def hub_env(state: Path, port: int, **more: str) -> dict[str, str]:
-            return {
-                **os.environ,
-                "CLASSROOM_MODE": "loadtest",
-                "CLASSROOM_IP": HOST,
-                "CLASSROOM_PORT": str(port),
-                "CLASSROOM_HUB_PORT": str(free_port()),
-                "CLASSROOM_PROXY_API_PORT": str(free_port()),
-                "CLASSROOM_STATE_DIR": str(state),
-                "CLASSROOM_HOME_BASE": str(homes),
-                "CLASSROOM_GROUP": group,
-                "CLASSROOM_USER_PREFIX": prefix,
-                "CLASSROOM_TEST_PASSWORD": password,
-                "CLASSROOM_STUDENT_VENV": str(args.student_venv),
-                "CLASSROOM_NOTEBOOKS": os.environ.get(
-                    "CLASSROOM_NOTEBOOKS", str(args.student_venv.parent / "notebooks")
-                ),
+            return check_hub_env(
+                state,
+                port,
+                homes,
+                group,
+                args.student_venv,
+                CLASSROOM_MODE="loadtest",
+                CLASSROOM_USER_PREFIX=prefix,
+                CLASSROOM_TEST_PASSWORD=password,
                 **more,
-            }
+            )
 
         port = free_port()
         hub_proc = cleanup.start_hub(hub_env(state, port), state)

@@ -45,7 +45,17 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from load_test import HOST, Cleanup, Hub, Student, free_port, run_as, wait_for_hub
+from load_test import (
+    HOST,
+    Cleanup,
+    Hub,
+    Student,
+    check_hub_env,
+    free_port,
+    make_homes,
+    run_as,
+    wait_for_hub,
+)
 
 HERE = Path(__file__).resolve().parent
 Check = tuple[str, bool, str]
@@ -450,41 +460,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     checks: list[Check] = []
     deadline = time.monotonic() + 900
-    notebooks = os.environ.get("CLASSROOM_NOTEBOOKS", str(args.student_venv.parent / "notebooks"))
     try:
-        homes = Path("/tmp") / prefix
-        homes.mkdir(mode=0o755)
-        homes.chmod(0o755)
+        homes = make_homes(prefix)
         cleanup.dirs.append(homes)
-
-        def env(state: Path, port: int, **more: str) -> dict[str, str]:
-            return {
-                **os.environ,
-                "CLASSROOM_IP": HOST,
-                "CLASSROOM_PORT": str(port),
-                "CLASSROOM_HUB_PORT": str(free_port()),
-                "CLASSROOM_PROXY_API_PORT": str(free_port()),
-                "CLASSROOM_STATE_DIR": str(state),
-                "CLASSROOM_HOME_BASE": str(homes),
-                "CLASSROOM_GROUP": group,
-                "CLASSROOM_STUDENT_VENV": str(args.student_venv),
-                "CLASSROOM_NOTEBOOKS": notebooks,
-                **more,
-            }
 
         def start(state: Path, port: int, **more: str):
             state.mkdir(mode=0o700, exist_ok=True)
-            with open(state / "hub.log", "w") as log:
-                hub = subprocess.Popen(
-                    [sys.executable, "-m", "jupyterhub", "-f", str(args.config)],
-                    cwd=state,
-                    env=env(state, port, **more),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            cleanup.hubs.append((hub, state))
-            return hub
+            env = check_hub_env(state, port, homes, group, args.student_venv, **more)
+            return cleanup.start_hub(env, state, args.config)
 
         base = Path(tempfile.mkdtemp(prefix=f"{prefix}-state-"))
         cleanup.dirs.append(base)

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load(name: str):
+    """A module of classroom/ by its file (it imports its neighbours by name)."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "classroom" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

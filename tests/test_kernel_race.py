@@ -2,24 +2,14 @@
 transport from the hub's configuration. The stress test itself is
 `make classroom-kernel-race`."""
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from test_classroom_policy import load
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "classroom" / "jupyterhub_config.py"
-
-
-def load(name: str):
-    """A module of classroom/ by its file (it imports its neighbours by name)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "classroom" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
