@@ -2,7 +2,6 @@
 for this JupyterLab, read by it, and put in place by every install route (make lab's venv, the
 classroom's students' venv, Binder's postBuild). `make lab-check` checks them in a browser."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from test_environment import load_lab_check
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ROOT / "jupyterlab-settings" / "overrides.json"
@@ -132,14 +132,6 @@ def test_binder_postbuild_installs_them(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads((prefix / INSTALLED).read_text()) == shipped()
-
-
-def load_lab_check():
-    path = ROOT / "scripts" / "check_in_lab.py"
-    spec = importlib.util.spec_from_file_location("check_in_lab", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_lab_check_writes_no_news_setting_of_its_own(tmp_path):
