@@ -1,0 +1,126 @@
+"""Rates over seeds with their 95% intervals, medians with their spread, and exact tests.
+
+Training a network is chaotic: which seeds learn changes from one machine to another. So the
+notebooks report how often something happens over many seeds, never what one seed did, and
+these few functions say how sure such a count is. They wrap ``scipy.stats``:
+
+- ``rate(k, n)``: k successes in n runs, with the exact (Clopper-Pearson) 95% interval:
+  every rate inside it is compatible with what was seen. 7 of 20 gives about 15-59%.
+- ``compare(k1, n1, k2, n2)``: Fisher's exact test, two-sided. A small p (below 0.05, by the
+  usual convention) says a difference this large would be rare if both settings had the
+  same rate; a large p says no difference was detected at this number of runs, which is
+  not the same as "no difference".
+- ``spread(values)``: the median and the quartiles (half of the runs lie between them).
+
+Each returns a small record whose ``str`` is the sentence a notebook prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Rate:
+    """k of n runs, and the exact 95% interval [low, high] of the rate behind them."""
+
+    k: int
+    n: int
+    low: float
+    high: float
+
+    @property
+    def share(self) -> float:
+        return self.k / self.n
+
+    def __str__(self) -> str:
+        return (
+            f"{self.k} of {self.n} ({self.share:.0%}; 95% interval "
+            f"{self.low:.0%} to {self.high:.0%})"
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two rates and Fisher's exact test between them (two-sided p)."""
+
+    first: Rate
+    second: Rate
+    p: float
+
+    @property
+    def detected(self) -> bool:
+        """A difference at the 5% level: p < 0.05."""
+        return self.p < 1 - CONFIDENCE
+
+    def __str__(self) -> str:
+        verdict = "a difference" if self.detected else "no difference detected"
+        return (
+            f"{self.first.k} of {self.first.n} against {self.second.k} of {self.second.n}: "
+            f"Fisher's exact test p = {self.p:.2g} ({verdict} at the 5% level)"
+        )
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of n values and their quartiles (the 25th and 75th percentiles)."""
+
+    median: float
+    q1: float
+    q3: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"median {self.median:.3g} (quartiles {self.q1:.3g} to {self.q3:.3g}; n = {self.n})"
+
+
+def rate(k: int, n: int) -> Rate:
+    """k successes in n runs with the exact (Clopper-Pearson) 95% interval of the rate."""
+    k, n = _count(k, "k"), _count(n, "n")
+    if n == 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n and n >= 1 runs, got k = {k}, n = {n}")
+    from scipy.stats import binomtest  # imported here: `import rnn_lesson` stays light
+
+    interval = binomtest(k, n).proportion_ci(CONFIDENCE, method="exact")
+    return Rate(k, n, float(interval.low), float(interval.high))
+
+
+def rate_of(flags) -> Rate:
+    """``rate`` of a boolean array: how many of its entries are True, out of all of them."""
+    flags = np.asarray(flags)
+    if flags.dtype != bool or flags.size == 0:
+        raise ValueError(
+            f"need a non-empty boolean array, got dtype {flags.dtype}, size {flags.size}"
+        )
+    return rate(int(flags.sum()), flags.size)
+
+
+def compare(k1: int, n1: int, k2: int, n2: int) -> Comparison:
+    """Fisher's exact test (two-sided) between k1 of n1 and k2 of n2."""
+    first, second = rate(k1, n1), rate(k2, n2)
+    from scipy.stats import fisher_exact
+
+    table = [[first.k, first.n - first.k], [second.k, second.n - second.k]]
+    return Comparison(first, second, float(fisher_exact(table)[1]))
+
+
+def spread(values) -> Spread:
+    """The median and quartiles of a 1-D array of finite numbers."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"need a non-empty 1-D array of finite numbers, got shape {values.shape}"
+            + ("" if values.size == 0 or np.all(np.isfinite(values)) else " with NaN or inf")
+        )
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return Spread(float(median), float(q1), float(q3), values.size)
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a whole number of runs, 0 or more, got {value!r}")
+    return int(value)

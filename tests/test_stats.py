@@ -1,0 +1,82 @@
+"""rnn_lesson.stats against the textbook definitions, computed here another way."""
+
+from math import comb
+
+import numpy as np
+import pytest
+from scipy.stats import beta
+
+from rnn_lesson import stats
+
+
+@pytest.mark.parametrize("k, n", [(0, 20), (7, 20), (20, 20), (3, 5), (41, 90)])
+def test_rate_is_the_clopper_pearson_interval(k, n):
+    # The exact interval's ends are quantiles of beta distributions (Clopper and Pearson 1934).
+    low = 0.0 if k == 0 else beta.ppf(0.025, k, n - k + 1)
+    high = 1.0 if k == n else beta.ppf(0.975, k + 1, n - k)
+    r = stats.rate(k, n)
+    assert (r.k, r.n) == (k, n) and r.share == k / n
+    assert r.low == pytest.approx(low, abs=1e-9) and r.high == pytest.approx(high, abs=1e-9)
+
+
+def test_rate_prints_count_share_and_interval():
+    assert str(stats.rate(7, 20)) == "7 of 20 (35%; 95% interval 15% to 59%)"
+
+
+def fisher_by_hand(k1, n1, k2, n2):
+    """Two-sided Fisher p: the probability, with the margins fixed, of every table no more
+    likely than the one seen (hypergeometric)."""
+    total, ones = n1 + n2, k1 + k2
+
+    def prob(a):
+        return comb(n1, a) * comb(n2, ones - a) / comb(total, ones)
+
+    seen = prob(k1)
+    return sum(
+        prob(a) for a in range(max(0, ones - n2), min(n1, ones) + 1) if prob(a) <= seen * (1 + 1e-7)
+    )
+
+
+@pytest.mark.parametrize(
+    "counts", [(8, 20, 3, 20), (13, 20, 11, 20), (20, 20, 5, 20), (0, 9, 0, 9)]
+)
+def test_compare_is_fishers_exact_test(counts):
+    c = stats.compare(*counts)
+    assert c.p == pytest.approx(fisher_by_hand(*counts), rel=1e-9)
+    assert c.detected == (c.p < 0.05)
+
+
+def test_compare_says_when_no_difference_was_detected():
+    assert "no difference detected" in str(stats.compare(8, 20, 3, 20))  # p about 0.16
+    assert "a difference" in str(stats.compare(20, 20, 5, 20))
+
+
+def test_spread_gives_median_and_quartiles():
+    s = stats.spread(np.arange(1.0, 10.0))  # 1 .. 9
+    assert (s.median, s.q1, s.q3, s.n) == (5.0, 3.0, 7.0, 9)
+    assert str(s) == "median 5 (quartiles 3 to 7; n = 9)"
+
+
+def test_rate_of_counts_true_entries():
+    assert stats.rate_of(np.array([True, False, True, True])) == stats.rate(3, 4)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: stats.rate(5, 4), "0 <= k <= n"),
+        (lambda: stats.rate(0, 0), "n >= 1"),
+        (lambda: stats.rate(-1, 4), "k must be a whole number"),
+        (lambda: stats.rate(2.5, 4), "k must be a whole number"),
+        (lambda: stats.rate(True, 4), "k must be a whole number"),
+        (lambda: stats.rate_of(np.array([1, 0])), "boolean array"),
+        (lambda: stats.rate_of(np.zeros(0, dtype=bool)), "non-empty"),
+        (lambda: stats.spread([1.0, np.nan]), "NaN or inf"),
+        (lambda: stats.spread([]), "non-empty"),
+        (lambda: stats.spread(np.ones((2, 2))), "1-D"),
+        (lambda: stats.compare(3, 2, 1, 2), "0 <= k <= n"),
+    ],
+)
+def test_bad_input_says_what_is_allowed(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
