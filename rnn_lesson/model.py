@@ -6,7 +6,7 @@ Course notation, row vectors, one time step t:
     z[t] = f(u[t])                           hidden state, z[-1] = 0
     y[t] = sigmoid(z[t] @ W_out + c)         output: the predicted bit t of a + b
 
-Loss (誤差関数): L = mean over the batch of sum over t of 1/2 (y[t] - d[t])**2.
+Loss (損失関数, also 誤差関数): L = mean over the batch of sum over t of 1/2 (y[t] - d[t])**2.
 
 Shapes, for H hidden units:
 
