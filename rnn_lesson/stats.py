@@ -11,6 +11,9 @@ these few functions say how sure such a count is. They wrap ``scipy.stats``:
   same rate; a large p says no difference was detected at this number of runs, which is
   not the same as "no difference".
 - ``spread(values)``: the median and the quartiles (half of the runs lie between them).
+- ``paired(first, second)``: the same runs (same seeds) under two settings, success or not
+  in each: the exact McNemar test, a two-sided binomial test on the runs where the two
+  settings disagree (the runs where they agree say nothing about which is better).
 
 Each returns a small record whose ``str`` is the sentence a notebook prints.
 """
@@ -78,6 +81,30 @@ class Spread:
         return f"median {self.median:.3g} (quartiles {self.q1:.3g} to {self.q3:.3g}; n = {self.n})"
 
 
+@dataclass(frozen=True)
+class Paired:
+    """The same n runs under two settings, and the exact McNemar test (two-sided p)."""
+
+    first: Rate
+    second: Rate
+    only_first: int  # runs that succeed with the first setting and fail with the second
+    only_second: int  # the reverse
+    p: float
+
+    @property
+    def detected(self) -> bool:
+        """A difference at the 5% level: p < 0.05."""
+        return self.p < 1 - CONFIDENCE
+
+    def __str__(self) -> str:
+        verdict = "a difference" if self.detected else "no difference detected"
+        return (
+            f"{self.first.k} of {self.first.n} against {self.second.k} of {self.second.n}; "
+            f"{self.only_first} only with the first, {self.only_second} only with the second: "
+            f"exact McNemar test p = {self.p:.2g} ({verdict} at the 5% level)"
+        )
+
+
 def rate(k: int, n: int) -> Rate:
     """k successes in n runs with the exact (Clopper-Pearson) 95% interval of the rate."""
     k, n = _count(k, "k"), _count(n, "n")
@@ -106,6 +133,24 @@ def compare(k1: int, n1: int, k2: int, n2: int) -> Comparison:
 
     table = [[first.k, first.n - first.k], [second.k, second.n - second.k]]
     return Comparison(first, second, float(fisher_exact(table)[1]))
+
+
+def paired(first, second) -> Paired:
+    """Exact McNemar test between two boolean arrays over the same runs (success per run):
+    a two-sided binomial test, p = 1/2, on the runs where exactly one setting succeeds."""
+    first, second = np.asarray(first), np.asarray(second)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"need two arrays over the same runs, got {first.shape} and {second.shape}"
+        )
+    a, b = rate_of(first), rate_of(second)  # (checks: non-empty boolean arrays)
+    only_first, only_second = int(np.sum(first & ~second)), int(np.sum(~first & second))
+    p = 1.0
+    if only_first + only_second:
+        from scipy.stats import binomtest
+
+        p = float(binomtest(only_first, only_first + only_second, 0.5).pvalue)
+    return Paired(a, b, only_first, only_second, p)
 
 
 def spread(values) -> Spread:

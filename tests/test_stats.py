@@ -51,6 +51,39 @@ def test_compare_says_when_no_difference_was_detected():
     assert "a difference" in str(stats.compare(20, 20, 5, 20))
 
 
+@pytest.mark.parametrize(
+    "only_first, only_second, both", [(6, 2, 1), (0, 0, 5), (7, 0, 3), (3, 3, 0)]
+)
+def test_paired_is_the_exact_mcnemar_test(only_first, only_second, both):
+    # Under "no difference", each discordant run is a fair coin: p = twice the smaller tail.
+    first = np.array([True] * (only_first + both) + [False] * only_second + [False, True])
+    second = np.array([False] * only_first + [True] * both + [True] * only_second + [False, False])
+    first[-1] = second[-1] = True  # one more run where both succeed, one where both fail
+    m, k = only_first + only_second, min(only_first, only_second)
+    by_hand = min(1.0, 2 * sum(comb(m, i) for i in range(k + 1)) / 2**m)
+    r = stats.paired(first, second)
+    assert (r.only_first, r.only_second) == (only_first, only_second)
+    assert (r.first.k, r.second.k, r.first.n) == (
+        only_first + both + 1,
+        only_second + both + 1,
+        m + both + 2,
+    )
+    assert r.p == pytest.approx(by_hand, rel=1e-9)
+    assert r.detected == (r.p < 0.05)
+
+
+def test_paired_prints_both_counts_the_disagreements_and_the_verdict():
+    r = stats.paired(
+        np.array([True] * 7 + [False] * 13), np.array([True, False] * 2 + [False] * 16)
+    )
+    assert str(r) == (
+        "7 of 20 against 2 of 20; 5 only with the first, 0 only with the second: "
+        "exact McNemar test p = 0.062 (no difference detected at the 5% level)"
+    )
+    with pytest.raises(ValueError):
+        stats.paired(np.array([True, False]), np.array([True]))
+
+
 def test_spread_gives_median_and_quartiles():
     s = stats.spread(np.arange(1.0, 10.0))  # 1 .. 9
     assert (s.median, s.q1, s.q3, s.n) == (5.0, 3.0, 7.0, 9)
