@@ -12,16 +12,24 @@ the same numbers much faster, with two observations.
 2. float32, where the answer cannot change. A pair is right when every output is on the
    right side of 0.5, that is, when every logit v[t] = z[t] W_out + c has the right sign;
    the loss is reported at a few digits. Neither needs float64's last bits, and float32
-   is several times faster (numpy's float64 tanh has no SIMD code on many machines). So
-   the tree is walked in float32, and beside every hidden state it carries a bound on how
-   far float32 rounding can have moved it from the exact value (``_bound``; it uses f's
-   slope, which is near 0 for a saturated unit, and in the last COARSE_STEPS steps, to save
-   time, f's largest slope, ``_coarse_bound``). Wherever a logit is closer to 0 than twice
-   its bound, its sign is in doubt: those pairs (none to a few hundred) are computed again
-   with ``forward`` in float64. So the accuracy is exactly that of ``forward`` in float64
-   on every pair, and the loss agrees to within about 5e-7 (relative). Weights so large
-   that float32 overflows, or that leave many signs in doubt, are walked in float64 instead
-   (the same walk, with float64's rounding in the bounds).
+   is several times faster for tanh and sigmoid (numpy's float64 tanh has no SIMD code on
+   many machines). So the tree is walked in float32, and beside every hidden state it
+   carries a bound on how far float32 rounding can have moved it from the exact value
+   (``_bound``; it uses f's slope, which is near 0 for a saturated unit, and in the last
+   COARSE_STEPS steps, to save time, f's largest slope, ``_coarse_bound``). Wherever a
+   logit is closer to 0 than twice its bound, its sign is in doubt. A pair with some bit
+   surely wrong is wrong whatever the doubtful signs are; the pairs that would be right
+   unless a sign in doubt is wrong (none to a few dozen) are computed again with
+   ``forward`` in float64. So the accuracy is exactly that of ``forward`` in float64 on
+   every pair. The loss is float32's, summed in float64 (each node's term once, weighted
+   by the pairs that share it), and agrees with float64's to about 1e-7 (relative) on the
+   networks of the tests. Where float32 is not to be trusted, the tree is walked in
+   float64 instead (the same walk, with float64's rounding in the bounds): where it
+   overflows, where it leaves many pairs in doubt, or where the bounds of the logits in
+   doubt could move the loss by as much as the loss itself (``_Sums.add_logits``), which
+   happens only for weights far larger than training makes. ReLU is always walked in
+   float64: it has no slow function to save, and without saturation its float32 errors
+   grow with the weights (with large weights and c, its float32 loss was off by 3e-5).
 
 The tree is walked in chunks of prefixes, each chunk down to the last step before the next,
 so that no array holds more than CHUNK_ELEMENTS hidden numbers: the memory stays bounded for
@@ -44,8 +52,9 @@ from .model import PARAM_NAMES, Params, _forward, as_params, too_large
 # The four input pairs (bit of a, bit of b) a step can see.
 BIT_PAIRS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 MAX_EVAL_BITS = 12
-# Hidden numbers expanded at once: at most 2**16 per (states, H) array. At T = 8, H = 16
-# that splits the tree into 4 chunks of 4,096 sequences.
+# Hidden numbers expanded at once: at most 2**16 per (states, H) array (256 KB in float32,
+# which stays in the caches). At T = 8, H = 16 that splits the tree into 4 chunks of 4,096
+# pairs.
 CHUNK_ELEMENTS = 2**16
 # Pairs whose sign is in doubt, at most, before the model is walked in float64 instead.
 MAX_IN_DOUBT = 1 / 8
@@ -93,24 +102,29 @@ def evaluate_unchecked(
 
 
 def _evaluate_one(
-    params: Params, activation: str, T: int, dtype: type = np.float32
+    params: Params, activation: str, T: int, dtype: type | None = None
 ) -> tuple[float, float]:
-    """(loss, accuracy) of one model: the tree walked in ``dtype``, the pairs in doubt again
-    with ``forward`` in float64. Falls back to float64 where float32 overflows or leaves more
-    than MAX_IN_DOUBT of the pairs in doubt."""
+    """(loss, accuracy) of one model: the tree walked in ``dtype``, the pairs whose accuracy
+    is in doubt again with ``forward`` in float64. Falls back to float64 where float32
+    overflows, leaves more than MAX_IN_DOUBT of the pairs in doubt, or may be far off in the
+    loss (``_Sums.loss_error``)."""
+    if dtype is None:  # relu: no slow float64 function to save, and no saturation to stop
+        dtype = np.float64 if activation == "relu" else np.float32  # its errors (see above)
     n_pairs = 4 ** (T - 1)
-    sums = _Sums(MAX_IN_DOUBT * n_pairs if dtype != np.float64 else np.inf)
+    sums = _Sums(T, MAX_IN_DOUBT * n_pairs if dtype != np.float64 else np.inf)
     _walk(_Weights(params, activation, dtype), T, 0, _root(params, dtype), 0, sums)
-    if sums.too_many() or (dtype != np.float64 and not np.isfinite(sums.loss)):
+    unsure = sums.too_many() or not np.isfinite(sums.loss) or sums.loss_error > sums.loss
+    if dtype != np.float64 and unsure:
         return _evaluate_one(params, activation, T, np.float64)
     in_doubt = np.concatenate(sums.in_doubt)
-    loss, right = sums.loss, sums.right
-    if in_doubt.size:  # every pair whose sign was in doubt, computed again the plain way
-        X, D = encode(*_pairs_of(in_doubt, T), T)
+    right = sums.right
+    # every pair whose accuracy is in doubt, computed again the plain way, a chunk at a time
+    rows = max(1, CHUNK_ELEMENTS // (T * params["W"].shape[0]))
+    for s in range(0, in_doubt.size, rows):
+        X, D = encode(*_pairs_of(in_doubt[s : s + rows], T), T)
         Y, _ = _forward(params, X, activation)
-        loss += float((0.5 * (Y - D) ** 2).sum())
         right += int(np.all((Y > 0.5) == (D > 0.5), axis=(1, 2)).sum())
-    return float(loss / n_pairs), float(right / n_pairs)
+    return float(sums.loss / n_pairs), float(right / n_pairs)
 
 
 class _Weights:
@@ -159,30 +173,54 @@ def _root(params: Params, dtype: type) -> tuple:
     return (
         np.zeros((1, H), dtype=dtype),  # z[t-1] per prefix
         np.zeros((1, H), dtype=dtype),  # a bound on |z[t-1] - exact| + c_u |z[t-1]| (``_bound``)
-        np.ones(1, dtype=bool),  # every output bit so far right?
+        np.ones(1, dtype=bool),  # could every output bit so far be right?
         np.zeros(1, dtype=bool),  # the sign of some logit so far in doubt?
-        np.zeros(1),  # Σ over the steps so far of 1/2 (y - d)**2, in float64
     )
 
 
 class _Sums:
-    """What the walk adds up over the chunks: the loss and the pairs right, of the pairs
-    whose signs are all certain, and the leaf indices of the others (``_pairs_of``)."""
+    """What the walk adds up over the chunks: the loss (every node's, weighted by how many
+    pairs share it), the pairs surely right, the leaf indices (``_pairs_of``) of the pairs
+    that are right unless a sign in doubt is wrong (only those need computing again), and a
+    gauge of how far off the loss may be (``loss_error``)."""
 
-    def __init__(self, max_in_doubt: float) -> None:
-        self.loss, self.right = 0.0, 0
+    def __init__(self, T: int, max_in_doubt: float) -> None:
+        self.T, self.loss, self.right = T, 0.0, 0
         self.in_doubt: list[np.ndarray] = [np.zeros(0, dtype=int)]
         self.n_in_doubt, self.max_in_doubt = 0, max_in_doubt
+        self.loss_error = 0.0
 
     def too_many(self) -> bool:
         """More pairs in doubt than ``max_in_doubt``: the walk stops, to start again in float64."""
         return self.n_in_doubt > self.max_in_doubt
 
-    def add(self, first: int, all_right: np.ndarray, in_doubt: np.ndarray, loss) -> None:
-        sure = ~in_doubt
-        self.loss += float(loss[sure].sum())
-        self.right += int(np.count_nonzero(all_right & sure))
-        self.in_doubt.append(first + np.flatnonzero(in_doubt))
+    def add_logits(self, t: int, first: int, v: np.ndarray, v_err: np.ndarray, doubt) -> None:
+        """Add the loss terms 1/2 (y - d)**2 of the logits v of step t's nodes, from index
+        ``first`` on, each node shared by 4**(T - 2 - t) pairs (1 at the last step).
+
+        |y - d| is σ(v) where d = 0 and 1 - σ(v) = σ(-v) where d = 1, that is
+        1 / (1 + exp(sign v)) with sign = 2 d - 1: accurate to the dtype's relative precision
+        even where y is within 1e-8 of d (exp overflows to inf where the term is 0).
+
+        ``loss_error`` gauges the error of the logits in doubt, the least accurate ones: by
+        their bounds, a term moves at most 4/27 v_err (the largest slope of 1/2 σ(v)**2 in
+        the loss is 4/27). That bound is loose (the errors are typically a thousandth of it
+        and less), so it is used only as a gauge: where it exceeds the loss itself, the
+        weights are so large (or c so far out) that the walk is done again in float64.
+        """
+        sign = _target_bits(self.T)[1][t][first : first + v.size]
+        with np.errstate(over="ignore"):
+            term = np.exp(sign * v)
+        term += 1
+        np.reciprocal(term, out=term)
+        shared_by = 4 ** max(self.T - 2 - t, 0)
+        self.loss += shared_by * 0.5 * float(np.sum(term * term, dtype=np.float64))
+        self.loss_error += shared_by * 4 / 27 * float(np.sum(v_err[doubt], dtype=np.float64))
+
+    def add(self, first: int, maybe_right: np.ndarray, in_doubt: np.ndarray) -> None:
+        """Add the pairs (leaves) from index ``first`` on."""
+        self.right += int(np.count_nonzero(maybe_right & ~in_doubt))
+        self.in_doubt.append(first + np.flatnonzero(maybe_right & in_doubt))
         self.n_in_doubt += self.in_doubt[-1].size
 
 
@@ -194,8 +232,8 @@ def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _S
     CHUNK_ELEMENTS hidden numbers, they are split into contiguous chunks, each walked to the
     end in turn (so the leaves come out in order).
     """
-    z, err, all_right, in_doubt, loss = prefixes
-    d_bits = _target_bits(T)
+    z, err, maybe_right, in_doubt = prefixes
+    d_bits = _target_bits(T)[0]
     group = 1  # states per row of err (more than 1 in the last COARSE_STEPS steps)
     size = None
     for t in range(start, T):
@@ -203,7 +241,7 @@ def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _S
         n, H = z.shape
         if n > 1 and n * 4 ** (T - 1 - t) * H > CHUNK_ELEMENTS:
             rows = max(1, CHUNK_ELEMENTS // (4 ** (T - 1 - t) * H))
-            now = (z, err, all_right, in_doubt, loss)
+            now = (z, err, maybe_right, in_doubt)
             for s in range(0, n, rows):
                 if not sums.too_many():
                     _walk(w, T, t, tuple(a[s : s + rows] for a in now), first + s, sums)
@@ -214,7 +252,9 @@ def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _S
         if t < T - COARSE_STEPS:  # a bound per state (and f applied to u)
             err = _bound(w, err, u, m).reshape(n * m, H)
         else:  # one bound per state of step T - 1 - COARSE_STEPS, for all its descendants
-            err, size = _coarse_bound(w, err, size if group > 1 else np.abs(z), m)
+            if size is None and w.activation == "relu":  # only relu's bound needs |z|
+                size = np.abs(z)
+            err, size = _coarse_bound(w, err, size, m)
             group *= m
             _f_in_place(w, u)
         z = u.reshape(n * m, H)
@@ -223,22 +263,18 @@ def _walk(w: _Weights, T: int, start: int, prefixes: tuple, first: int, sums: _S
         if group > 1:
             v_err = np.repeat(v_err, group)
         first *= m
-        d = d_bits[t][first : first + n * m]  # the sum's bit t, per sequence
         # y > 0.5 exactly where v > 0. In doubt where the rounding could have moved v across 0:
         # |v| within twice its bound (so that the exact logit, and float64's, are also away
         # from 0), unless the bound is 0 (v computed exactly, as where z = 0 and c = 0).
         # Written so that NaN is in doubt.
         doubt = ~(v_err <= 0) & ~(np.abs(v) > 2 * v_err + 2.0**-20)
-        right = (v > 0) == d
-        # 1/2 (y - d)**2 with |y - d| = σ(v) for d = 0 and 1 - σ(v) = σ(-v) for d = 1:
-        # accurate to the dtype's relative precision even where y is within 1e-8 of d
-        term = sigmoid(np.where(d, -v, v))
+        sums.add_logits(t, first, v, v_err, doubt)
+        right = (v > 0) == d_bits[t][first : first + n * m]  # the sum's bit t, per sequence
         if m > 1:
-            all_right, in_doubt, loss = (np.repeat(a, m) for a in (all_right, in_doubt, loss))
-        all_right = all_right & right
-        in_doubt = in_doubt | doubt
-        loss = loss + 0.5 * term * term
-    sums.add(first, all_right, in_doubt, loss)
+            maybe_right, in_doubt = np.repeat(maybe_right, m), np.repeat(in_doubt, m)
+        maybe_right &= right | doubt  # a pair with a bit surely wrong is wrong, doubts or not
+        in_doubt |= doubt
+    sums.add(first, maybe_right, in_doubt)
 
 
 def _bound(w: _Weights, err: np.ndarray, u: np.ndarray, m: int) -> np.ndarray:
@@ -320,16 +356,17 @@ def _f_in_place(w: _Weights, u: np.ndarray) -> None:
 
 
 @functools.lru_cache(maxsize=2)
-def _target_bits(T: int) -> list[np.ndarray]:
+def _target_bits(T: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per step t, the sum's bit t for every node of the tree at that step, in the tree's
-    order: at step t < T - 1, node i holds the inputs k[0..t] as base-4 digits (k[0] the most
-    significant); at step T - 1, the leaves (the pairs, as ``_pairs_of`` reads them)."""
+    order (at step t < T - 1, node i holds the inputs k[0..t] as base-4 digits, k[0] the most
+    significant; at step T - 1, the leaves, the pairs as ``_pairs_of`` reads them), and the
+    same as the signs 2 d - 1 (float32) that ``_Sums.add_logits`` takes."""
     bits = []
     for t in range(T):
         depth = min(t + 1, T - 1)  # the inputs that vary: the last step's is (0, 0)
         a, b = _pairs_of(np.arange(4**depth, dtype=np.int64), depth + 1)
         bits.append(((a + b) >> t) & 1 == 1)
-    return bits
+    return bits, [np.where(d, np.float32(1), np.float32(-1)) for d in bits]
 
 
 def _pairs_of(leaves: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:

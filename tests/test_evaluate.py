@@ -188,7 +188,8 @@ def test_float32_overflow_and_many_doubts_fall_back_to_float64(monkeypatch):
     loss, acc = R.evaluate_all_pairs(p, "relu")
     assert walks[-1] == np.float64 and acc == R.accuracy(Y, D) > 0
     assert loss == pytest.approx(R.loss(Y, D), rel=1e-12)
-    # a network whose float32 walk leaves too many pairs in doubt: the same
+    # a network whose logits in doubt have bounds that could move the loss by as much as
+    # the loss itself (the gauge of _Sums.add_logits): the same
     p = trained_networks("tanh")["normal 3 untrained"]
     walks.clear()
     loss, acc = R.evaluate_all_pairs(p, "tanh")
@@ -243,3 +244,17 @@ def logit_bounds(p, name, T=8):
     a, bb = evaluate._pairs_of(np.arange(leaves), T)
     order = np.argsort(a * 2 ** (T - 1) + bb)  # all_pairs: a varies slowest
     return v_all[order], b_all[order]
+
+
+def test_relu_is_walked_in_float64_since_its_float32_loss_can_be_far_off():
+    # Guard for the choice: relu walked in float32, with large weights and c moved far out
+    # (as near_zero_logits moves it), gives a loss off by far more than 1e-6 (2.6e-5 here).
+    large = trained_networks("relu")["normal 10 untrained"]
+    p = near_zero_logits(large, "relu", np.random.default_rng(0))
+    X, D = R.make_batch(*R.all_pairs(8), 8)
+    Y, _ = _forward(p, X, "relu")
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss32, acc32 = evaluate._evaluate_one(p, "relu", 8, np.float32)
+    assert acc32 == R.accuracy(Y, D)  # the accuracy is exact either way
+    assert abs(loss32 - R.loss(Y, D)) > 1e-6 * R.loss(Y, D)
+    assert R.evaluate_all_pairs(p, "relu")[0] == pytest.approx(R.loss(Y, D), rel=1e-9)
