@@ -22,7 +22,9 @@ from .model import Params, init_params
 WEIGHTS = ("W_in", "W", "W_out")
 
 
-def init_mixed(hidden_size: int, std_one, *, rng: np.random.Generator) -> Params:
+def init_mixed(
+    hidden_size: int, std_one: tuple[str, ...] | list[str], *, rng: np.random.Generator
+) -> Params:
     """Weights from ``rng``: those named in ``std_one`` with std 1, the others Xavier; biases 0.
 
     std_one: the weight matrices kept at std 1, a subset of ("W_in", "W", "W_out");
