@@ -78,7 +78,7 @@ execute: $(VENV)/.installed-test
 	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 
-# Every notebook, and the explorer of notebook 05, in a real JupyterLab in headless Chromium
+# Every notebook, and the explorer of notebook 06, in a real JupyterLab in headless Chromium
 # (scripts/check_in_lab.py; CI runs it after `make test`). Installs Chromium from the system's
 # packages when it is missing, and Playwright into its own venv, which drives that Chromium
 # (never `playwright install`: it would download browsers of its own).

@@ -7,7 +7,7 @@
    Goal: the package at least 2x faster.
 2. Minibatch SGD to 100% of all 16,384 pairs, 10 seeds. Goal: at most 0.1 s, 10 of 10.
 3. 90 stacked models x 10,000 per-sample updates against one model. Goal: all 90 in 15 s.
-4. The explorer of notebook 05: its default change (tanh, Xavier, lr 0.1, 2,000 updates),
+4. The explorer of notebook 06: its default change (tanh, Xavier, lr 0.1, 2,000 updates),
    with 1 seed and with 5, retrained and redrawn. Goal: at most 1 s with 5 seeds.
    (``--explorer``: run this section and the fifth only.)
 5. One evaluation over all 16,384 pairs, of four networks. Goal: at least 3x faster than

@@ -9,7 +9,7 @@ What it does, in order:
    (the hub's pre-spawn hook creates each student's system account and copies the notebooks);
 3. each student runs notebook 01 top to bottom in their own kernel, through the hub's proxy
    (REST API and the kernel's websocket, as JupyterLab does), all students at the same time;
-4. students run the explorer's default change of notebook 05 (``W.run_experiment()`` with its
+4. students run the explorer's default change of notebook 06 (``W.run_experiment()`` with its
    defaults), first 1 at a time, then more and more of them at the same moment, up to all N;
 5. checks isolation: a student's request to another student's server and hub record is
    refused, and a student's kernel can neither read nor write in another student's home;
@@ -50,7 +50,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 HOST = "127.0.0.1"
 NOTEBOOK = "notebooks/01_concept.ipynb"
-# The explorer's default change: what moving a slider of notebook 05 runs, with its defaults.
+# The explorer's default change: what moving a slider of notebook 06 runs, with its defaults.
 # Timed inside the kernel (the printed marker) and end to end (request to reply).
 EXPLORER_IMPORT = "import time\nfrom rnn_lesson import widgets as W\n"
 EXPLORER_CHANGE = (

@@ -10,7 +10,7 @@ way a person adds with carries.
 
 To keep every sum inside T bits, a and b are below 2**(T - 1).
 
-A second task, for notebook 06, needs a longer memory: the k-step delay task
+A second task, for notebook 07, needs a longer memory: the k-step delay task
 (遅延タスク). The input is two random bit streams; the output at step t must be the
 first stream's bit of step t - k. Addition needs to remember one step back (the
 carry); this task needs k. See ``make_delay_batch``.

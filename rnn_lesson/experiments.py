@@ -25,6 +25,7 @@ from numbers import Integral
 
 import numpy as np
 
+from . import stats
 from .activations import d_sigmoid, get_activation
 from .checks import choice, function, learning_rate, positive_int, positive_number, seed, values
 from .evaluate import evaluate_unchecked
@@ -222,14 +223,15 @@ class Claim:
 def check_claims(sweep: Sweep, claims: Sequence[Claim]) -> str:
     """Check every claim against the sweep; return them as a fixed-width table.
 
-    Raises AssertionError, with the measured count, for the first claim that does not hold.
-    The table prints the claims, not the counts: the counts may differ in the last seed
-    from one machine to the next, the claims (with their margins) hold on every one.
+    Each row prints what was measured, the count of seeds with its exact 95% interval
+    (``stats.rate``), beside the claim: the count may differ in the last seed from one
+    machine to the next, the claim (with its margin) holds on every one. Raises
+    AssertionError, with the measured count, for the first claim that does not hold.
     """
     n = len(sweep.seeds)
     head = (
         f"{'activation':<10} {'initializer':<17} {'lr':>5} {'hidden':>6} {'updates':>8}  "
-        f"{'outcome':<18}  {'in how many seeds':<30}"
+        f"{'outcome':<18}  {'measured: seeds (95% interval)':<42}  {'claim':<31}"
     )
     lines = [head, "-" * len(head)]
     for claim in claims:
@@ -239,7 +241,8 @@ def check_claims(sweep: Sweep, claims: Sequence[Claim]) -> str:
         c = claim.config
         text = (
             f"{c.activation:<10} {init_label(c.init, c.std):<17} {c.lr:>5g} {c.hidden_size:>6} "
-            f"{claim.update:>8,}  {claim.outcome():<18}  {claim.seeds_text(n):<30}"
+            f"{claim.update:>8,}  {claim.outcome():<18}  {str(stats.rate(got, n)):<42}  "
+            f"{claim.seeds_text(n):<31}"
         )
         low_ok = claim.at_least is None or got >= claim.at_least
         high_ok = claim.at_most is None or got <= claim.at_most

@@ -1,4 +1,4 @@
-"""Numbers for notebook 06: gradients through time, the k-step delay task, truncated BPTT.
+"""Numbers for notebook 07: gradients through time, the k-step delay task, truncated BPTT.
 
 - ``gradient_reach``: how large the gradient of the last step's error is when it reaches
   step t - k, relative to step t: the product of k Jacobians (ヤコビ行列) applied to it.

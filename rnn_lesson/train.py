@@ -18,7 +18,7 @@ Gradient clipping (勾配クリッピング), ``clip_norm=g_max``: before the st
 gradients of a model are scaled down so that their global norm ||g|| is at most g_max
 (``clipping``). ``TrainResult.grad_norm`` records ||g|| before clipping.
 
-For the explorer of notebook 05 and the sweep of ``experiments`` (and anyone who needs
+For the explorer of notebook 06 and the sweep of ``experiments`` (and anyone who needs
 them), ``train`` also takes one generator per model of a stack (each model then draws its
 own pairs and trains exactly as it would alone), one number of updates per model of a stack
 (a model leaves the stack after its last), an explicit list of updates to evaluate at

@@ -1,4 +1,4 @@
-"""The explorer of notebook 05: controls for the settings, several seeds retrained on every change.
+"""The explorer of notebook 06: controls for the settings, several seeds retrained on every change.
 
 One run of SGD is chaotic (notebook 04): a single curve per setting would teach the wrong
 lesson. So the explorer trains several seeds of each setting at once, as one stack, and
@@ -111,7 +111,7 @@ def run_experiment(
     then holds one model; otherwise a stack (see ``TrainResult``). ``std`` is used by
     ``init="normal"`` only.
     batch_size: pairs per update (1: the course's per-sample SGD)
-    clip_norm: None, or clip every gradient to this global norm (notebook 06)
+    clip_norm: None, or clip every gradient to this global norm (notebook 07)
     course_output: train with the course code's output derivative σ'(y) instead of y(1 - y)
     eval_every: evaluate on all pairs every this many updates (default: 10 times in all)
     sample: the pair (a, b) whose sum the summary shows the trained networks computing
@@ -488,7 +488,7 @@ class Explorer(widgets.VBox):
     def __repr__(self) -> str:
         # The text/plain fallback: what a viewer without a live kernel (GitHub, nbviewer,
         # a static HTML export) shows in place of the controls, instead of the widget tree.
-        return "<Explorer: sliders for notebook 05; run this cell in JupyterLab to use them>"
+        return "<Explorer: sliders for notebook 06; run this cell in JupyterLab to use them>"
 
     def settings(self) -> dict:
         """The controls' current values, as ``run_experiment`` keywords."""

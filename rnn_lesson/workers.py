@@ -1,4 +1,4 @@
-"""Worker processes that evaluate beside the training: the explorer's (notebook 05) other cores.
+"""Worker processes that evaluate beside the training: the explorer's (notebook 06) other cores.
 
 The explorer retrains several networks on every change and evaluates each on all pairs
 ten times along the way. The evaluations are most of its work, and they can run while

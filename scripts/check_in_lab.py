@@ -1,4 +1,4 @@
-"""Check the notebooks, and notebook 05's explorer, in a real JupyterLab 4 in a real browser.
+"""Check the notebooks, and notebook 06's explorer, in a real JupyterLab 4 in a real browser.
 
 nbval (``make test``) re-executes the notebooks in a bare kernel, and tests/test_widgets.py
 drives the explorer's controls headless, in Python. This script checks what they cannot:
@@ -7,8 +7,8 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
 1. starts JupyterLab from the project's venv (``.venv``) on 127.0.0.1, on a free port, with a
    temporary root dir and temporary Jupyter config, data, runtime, settings and workspace
    dirs (nothing of the user's, nothing in the repo is touched). The root holds COPIES of
-   every notebook in notebooks/, a small notebook made of notebook 05's setup cell and its
-   explorer cell (``W.explorer()``), and ``unrun/``, one more copy of notebook 05. Each
+   every notebook in notebooks/, a small notebook made of notebook 06's setup cell and its
+   explorer cell (``W.explorer()``), and ``unrun/``, one more copy of notebook 06. Each
    browser below works in a JupyterLab workspace of its own, reset when it loads
    (``lab_url``): it never restores, and so never connects to, the other's notebooks;
 2. checks the JupyterLab settings the project ships (jupyterlab-settings/overrides.json, which
@@ -17,7 +17,7 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    browser: loads JupyterLab as a new user does and fails if it asks "Would you like to get
    notified about official Jupyter news?" (a pop-up over the explorer's plot; screenshot
    ``lab_loaded_news.png``, not with ``--only notebooks``); opens
-   ``unrun/05_experiments.ipynb`` WITHOUT running it: the explorer
+   ``unrun/06_explorer.ipynb`` WITHOUT running it: the explorer
    cell must show no widget error (an INFO line says what JupyterLab shows there instead of
    live widgets); then the explorer (the controls of rnn_lesson/widgets.py): opens the
    small notebook, runs it with Run > Run All Cells, and checks, one PASS or FAIL line each:
@@ -87,9 +87,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
-NOTEBOOK_05 = NOTEBOOKS / "05_experiments.ipynb"
+NOTEBOOK_06 = NOTEBOOKS / "06_explorer.ipynb"
 EXPLORER_NB = "explorer_check.ipynb"
-UNRUN_05 = f"unrun/{NOTEBOOK_05.name}"
+UNRUN_06 = f"unrun/{NOTEBOOK_06.name}"
 TOKEN = "labcheck"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -139,11 +139,11 @@ def free_port() -> int:
 
 
 def notebook_cells() -> list[str]:
-    """The sources to run: notebook 05's setup cell (its first code cell) and the cell that
+    """The sources to run: notebook 06's setup cell (its first code cell) and the cell that
     shows the explorer; fallback ``from rnn_lesson import widgets as W`` / ``W.explorer()``."""
     setup, show = "from rnn_lesson import widgets as W", "W.explorer()"
     try:
-        nb = json.loads(NOTEBOOK_05.read_text(encoding="utf-8"))
+        nb = json.loads(NOTEBOOK_06.read_text(encoding="utf-8"))
         code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
         shows = [src for src in code if "explorer(" in src and "import" not in src]
         if code and shows and "rnn_lesson import widgets as W" in code[0]:
@@ -913,17 +913,17 @@ def check_explorer(page, base_url: str, shots: Path) -> None:
     shut_down_kernel(page, EXPLORER_NB)
 
 
-def check_unrun_05(page, base_url: str, shots: Path) -> None:
-    """Open (a copy of) the committed notebook 05 WITHOUT running it: its explorer cell must
+def check_unrun_06(page, base_url: str, shots: Path) -> None:
+    """Open (a copy of) the committed notebook 06 WITHOUT running it: its explorer cell must
     not show "Error displaying widget"; print what it shows instead of the live widgets."""
-    page.goto(lab_url(base_url, "explorer", UNRUN_05), timeout=60_000)
+    page.goto(lab_url(base_url, "explorer", UNRUN_06), timeout=60_000)
     page.wait_for_function(
-        f"() => ({JS_PANEL})({json.dumps(UNRUN_05)})?.context.isReady", timeout=60_000
+        f"() => ({JS_PANEL})({json.dumps(UNRUN_06)})?.context.isReady", timeout=60_000
     )
     # Make the explorer cell active and scroll to it.
     index = page.evaluate(
         f"""async () => {{
-            const nb = ({JS_PANEL})({json.dumps(UNRUN_05)}).content;
+            const nb = ({JS_PANEL})({json.dumps(UNRUN_06)}).content;
             const i = nb.widgets.findIndex(c => c.model.type === 'code'
                 && /explorer\\(/.test(c.model.sharedModel.getSource())
                 && !/import/.test(c.model.sharedModel.getSource()));
@@ -931,27 +931,27 @@ def check_unrun_05(page, base_url: str, shots: Path) -> None:
             return i;
         }}"""
     )
-    if not report(index >= 0, "unrun 05: the explorer cell found", f"cell {index + 1}"):
+    if not report(index >= 0, "unrun 06: the explorer cell found", f"cell {index + 1}"):
         return
     scope = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell.jp-mod-active"
     cell = page.locator(scope)
     cell.first.scroll_into_view_if_needed()
     page.wait_for_timeout(3000)  # let the widget manager restore (or fail to)
     cell.first.scroll_into_view_if_needed()
-    cell.first.screenshot(path=str(shots / "unrun_05_explorer_cell.png"))
+    cell.first.screenshot(path=str(shots / "unrun_06_explorer_cell.png"))
     text = cell.first.inner_text()
     n_sliders = cell.locator(".widget-slider").count()
     errors = page_errors(page, scope)
     report(
         not errors,
-        "unrun 05: no widget error at the explorer cell",
+        "unrun 06: no widget error at the explorer cell",
         ", ".join(errors) or (text.strip().splitlines()[-1][:120] if text.strip() else ""),
     )
     # JupyterLab 4 with ipywidgets 8 does not draw saved widget state by default: before the
     # cell runs, it shows the output's text/plain, the explorer's repr. Say which one it is.
     shown = "the saved widgets" if n_sliders else "the text/plain fallback (the widget's repr)"
-    info(f"unrun 05: JupyterLab shows {shown}")
-    shut_down_kernel(page, UNRUN_05)
+    info(f"unrun 06: JupyterLab shows {shown}")
+    shut_down_kernel(page, UNRUN_06)
 
 
 # --- every notebook: Run All ------------------------------------------------------------
@@ -1122,7 +1122,7 @@ def main() -> int:
     for p in paths:
         shutil.copy(p, root / p.name)
     write_notebook(root / EXPLORER_NB, notebook_cells())
-    shutil.copy(NOTEBOOK_05, root / UNRUN_05)
+    shutil.copy(NOTEBOOK_06, root / UNRUN_06)
     port = free_port()
     log_path = tmp / "jupyterlab.log"
     proc: subprocess.Popen | None = None
@@ -1217,7 +1217,7 @@ def main() -> int:
                     browser, page = new_page(pw, "explorer's page")
                     try:
                         check_no_news_popup(page, base, shots)
-                        check_unrun_05(page, base, shots)
+                        check_unrun_06(page, base, shots)
                         check_explorer(page, base, shots)
                     finally:
                         keep_trace(page, "explorer's page")

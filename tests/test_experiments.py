@@ -169,7 +169,7 @@ def test_sweep_keeps_diverged_models_finite():
             assert sweep.at(configs[0], 25)[j] == sweep.at(configs[0], 50)[j] == accuracy
 
 
-def test_claims_are_checked_and_printed_without_counts():
+def test_claims_are_checked_and_printed_with_their_counts():
     c = E.Config("tanh", "xavier", 0.1, 200)
     sweep = E.run_sweep([c], seeds=(0, 1, 2, 3), checkpoints=())
     n100 = int(np.sum(sweep.at(c, 200) == 1.0))
@@ -187,6 +187,7 @@ def test_claims_are_checked_and_printed_without_counts():
     assert "every sum right" in table[2] and "below 50% right" in table[3]
     assert "at least 0 and at most 4 of 4" in table[4]
     assert "all 4" in table[5] and "none" in table[6]
+    assert f"{n100} of 4 (" in table[2] and "4 of 4 (100%; 95% interval 40% to 100%)" in table[5]
     with pytest.raises(AssertionError, match=f"measured {n100} of 4"):
         E.check_claims(
             sweep, [E.Claim(c, 200, at_most=n100 - 1)] if n100 else [E.Claim(c, 200, at_least=1)]

@@ -1,4 +1,4 @@
-"""Notebook 06's numerics: the k-step delay task, truncated BPTT, the reach of a gradient."""
+"""Notebook 07's numerics: the k-step delay task, truncated BPTT, the reach of a gradient."""
 
 import numpy as np
 import pytest
