@@ -175,7 +175,7 @@ def forward(params: Params, X: np.ndarray, activation: str = "tanh") -> tuple[np
 
 
 def backward(params: Params, cache: dict, D: np.ndarray) -> Params:
-    """Backpropagation through time (通時的誤差逆伝播, BPTT).
+    """Backpropagation through time (通時的誤差逆伝播法, BPTT).
 
     D: (batch, T, 1) target bits, as X in ``forward``.
     returns the gradients dL/dW_in, dL/dW, dL/dW_out, dL/db, dL/dc under the parameters' keys.
