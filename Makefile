@@ -30,12 +30,15 @@ $(BIN)/uv: | $(BIN)/python
 
 UV := $(if $(findstring /uv pip,$(INSTALL)),$(BIN)/uv)
 
+# The package needs numpy, matplotlib, ipywidgets and threadpoolctl; JupyterLab is its extra
+# `lab` (pyproject.toml). The tests need it too (tests/test_lab_settings.py checks the shipped
+# settings with JupyterLab's own code), so `make test` installs both extras.
 $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python $(UV)
-	$(INSTALL) -e .
+	$(INSTALL) -e ".[lab]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-lab
-	$(INSTALL) -e ".[test]"
+	$(INSTALL) -e ".[lab,test]"
 	touch $@
 
 # JupyterLab settings shipped with the project (jupyterlab-settings/README.md): no pop-up asking
@@ -125,12 +128,12 @@ classroom/node_modules/.bin/configurable-http-proxy: classroom/package.json clas
 
 classroom-deps: $(HUB_VENV)/.installed classroom/node_modules/.bin/configurable-http-proxy
 
-# The students' environment: this project (installed, not editable, so the students need not
-# read this clone) and the hub's JupyterHub version for jupyterhub-singleuser. Re-run after
-# changing rnn_lesson.
+# The students' environment: this project with its extra `lab` (JupyterLab, which the
+# students' servers serve; installed, not editable, so the students need not read this clone)
+# and the hub's JupyterHub version for jupyterhub-singleuser. Re-run after changing rnn_lesson.
 classroom-venv: $(HUB_VENV)/.installed
 	test -x $(CLASSROOM_STUDENT_VENV)/bin/python || $(CLASSROOM_PYTHON) -m venv $(CLASSROOM_STUDENT_VENV)
-	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q . \
+	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q ".[lab]" \
 		"jupyterhub==$$($(HUB_VENV)/bin/python -c 'import jupyterhub; print(jupyterhub.__version__)')"
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
 	install -D -m 644 $(LAB_OVERRIDES) $(call lab_overrides_in,$(CLASSROOM_STUDENT_VENV))
