@@ -1,6 +1,7 @@
-# Two commands for a newcomer:
+# Two commands for a newcomer (README.md; the same without make is there too):
 #   make lab    install into .venv and open the series in JupyterLab
 #   make test   install into .venv (with the test tools) and run every test
+# What they install and run: docs/development.md.
 # Extra JupyterLab options pass through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
 
 PYTHON ?= python3
@@ -103,7 +104,7 @@ lab-check: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV)) $(LABCHECK_VE
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python $(LAB_CHECK_ARGS)
 
-# A JupyterHub for a class (classroom/, README "Teaching with it"): one login, server and kernel
+# A JupyterHub for a class (classroom/, docs/classroom.md): one login, server and kernel
 # per student, each running as the student's own system account, so it needs root. The hub runs
 # in classroom/.venv-hub, the students' servers in CLASSROOM_STUDENT_VENV, a venv of this project
 # that every student account must be able to read (not under /root), built with a Python outside
@@ -148,7 +149,7 @@ classroom-venv: $(HUB_VENV)/.installed
 classroom-teacher: $(HUB_VENV)/.installed
 	$(HUB_VENV)/bin/python classroom/set_teacher_password.py $(CLASSROOM_STATE)
 
-# Start the hub for a class (README "A class on one server"):
+# Start the hub for a class (docs/classroom.md, "A class on one server"):
 #   make classroom CLASSROOM_TEACHER=<your hub name> CLASSROOM_CLASS_LIST=<file of names>
 # listens on 127.0.0.1:8000. CLASSROOM_SIGNUP=closed once the class has signed up.
 classroom: classroom-deps classroom-venv

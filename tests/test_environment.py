@@ -218,16 +218,16 @@ def test_make_lab_check_runs_the_browser_check_on_the_system_chromium():
     assert not [s for s in commands if re.search(r"playwright\s+install", s)]
 
 
-def test_the_browser_check_runs_the_notebooks_longest_first_by_the_readme():
+def test_the_browser_check_runs_the_notebooks_longest_first_by_the_teaching_doc():
     check = load_lab_check()
-    seconds = check.readme_seconds((ROOT / "README.md").read_text())
+    seconds = check.documented_seconds(check.TIMES_DOC.read_text(encoding="utf-8"))
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert {name[:2] for name in names} <= set(seconds), ("README times", seconds, names)
+    assert {name[:2] for name in names} <= set(seconds), ("documented times", seconds, names)
     order = check.run_order(names, seconds)
     assert sorted(order) == names
     times = [seconds[name[:2]] for name in order]
     assert times == sorted(times, reverse=True), order
-    # a notebook the README does not time yet counts as a long one
+    # a notebook docs/classroom.md does not time yet counts as a long one
     assert check.run_order(["01_a.ipynb", "99_new.ipynb"], {"01": 7.0})[0] == "99_new.ipynb"
 
 
@@ -255,9 +255,11 @@ def test_readme_names_the_two_commands():
     assert "make test" in readme
     assert "make lab" in readme
     assert "environment.yml" in readme, "the README shows the conda route"
+    assert "mybinder.org" in readme, "the README shows Binder"
 
 
-def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
+def make_test_recipe() -> str:
+    """The commands of `make test`, continued lines joined and $(PYTEST_UNIT) written out."""
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
     assert recipe, "no `test:` target in the Makefile"
