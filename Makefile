@@ -61,10 +61,16 @@ lab: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV))
 # machine as it is, and other BLAS kernels and numpy SIMD settings, side by side. The unit
 # tests run beside them, as one more job that starts last, so that no core idles while the
 # last worlds finish; they need no nbval (-p no:nbval: its plugin would load nbformat and
-# jsonschema, 4 s of CPU for nothing).
+# jsonschema, 4 s of CPU for nothing). The README's route without make (a fresh venv filled
+# by pip from PyPI, then notebook 01; tests/test_no_make_route.py) starts first, beside the
+# worlds (--early): it spends most of its minute waiting for downloads.
+PYTEST_UNIT := $(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval
+
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python scripts/run_worlds.py --beside "$(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval tests"
+	$(BIN)/python scripts/run_worlds.py \
+		--early "$(PYTEST_UNIT) -m no_make_route tests/test_no_make_route.py" \
+		--beside "$(PYTEST_UNIT) -m 'not no_make_route' tests"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

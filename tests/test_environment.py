@@ -173,6 +173,8 @@ def test_every_install_route_installs_jupyterlab_where_it_is_needed():
     assert '-e ".[lab,test]"' in recipe("$(VENV)/.installed-test")
     assert '".[lab]"' in recipe("classroom-venv")
     assert "$(VENV)/.installed-lab" in makefile.split("\nlab-check:")[1].splitlines()[0]
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count('-m pip install -e ".[lab]"') == 2  # Linux and macOS, Windows
 
 
 def test_environment_yml_installs_the_package_and_python():
@@ -263,7 +265,13 @@ def make_test_recipe() -> str:
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
     assert recipe, "no `test:` target in the Makefile"
-    body = recipe.group(1)
+    unit = re.search(r"^PYTEST_UNIT\s*:?=\s*(.*)$", makefile, re.M)
+    body = re.sub(r"\\\n\t*", "", recipe.group(1))
+    return body.replace("$(PYTEST_UNIT)", unit.group(1) if unit else "$(PYTEST_UNIT)")
+
+
+def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
+    body = make_test_recipe()
     assert re.search(r"pytest\b.*\btests\b", body)
     assert "scripts/run_worlds.py" in body
     runner = (ROOT / "scripts" / "run_worlds.py").read_text()
@@ -273,9 +281,12 @@ def make_test_recipe() -> str:
 
 
 def test_the_unit_tests_run_beside_the_worlds_and_count():
-    makefile = (ROOT / "Makefile").read_text()
-    body = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-    assert re.search(r"run_worlds\.py --beside \"[^\"]*pytest\b[^\"]*\btests\"", body), body
+    body = make_test_recipe()
+    assert re.search(r"run_worlds\.py .*--beside \"[^\"]*pytest\b[^\"]*\btests\"", body), body
+    # and the README's route without make, from the start (it mostly waits for downloads)
+    early = re.search(r"--early \"([^\"]*)\"", body)
+    assert early and "-m no_make_route tests/test_no_make_route.py" in early.group(1), body
+    assert "-m 'not no_make_route' tests\"" in body, "the other unit tests leave it out"
     runner = load_runner()
     head, ok, output = runner.run_beside("echo first line; echo 3 passed", side_by_side=True)
     assert ok and "3 passed" in head and "first line" in output
@@ -305,6 +316,34 @@ def test_the_command_beside_starts_after_every_world(monkeypatch, capsys):
         assert started == ["default", "nehalem", command]
     out = capsys.readouterr().out
     assert "`unit tests`: passed" in out and "`fails`: FAILED" in out
+
+
+def test_the_early_command_runs_beside_the_worlds_outside_their_places(monkeypatch, capsys):
+    """--early: started with the worlds, even with one place (--jobs 1) taken by a world that
+    waits for it; its failure fails the run."""
+    import threading
+
+    runner = load_runner()
+    early_started = threading.Event()
+
+    def world(name, extra, notebooks, side_by_side):
+        return name, early_started.wait(timeout=10), ""
+
+    def beside(command, side_by_side):
+        if command.startswith("early"):
+            early_started.set()
+        return command, not command.endswith("fails"), ""
+
+    monkeypatch.setattr(runner, "run_world", world)
+    monkeypatch.setattr(runner, "run_beside", beside)
+    for command, code in (("early", 0), ("early fails", 1)):
+        early_started.clear()
+        argv = ["run_worlds.py", "--jobs", "1", "--world", "default"]
+        monkeypatch.setattr(sys, "argv", [*argv, "--early", command, "--beside", "unit"])
+        assert runner.main() == code
+    out = capsys.readouterr().out
+    assert "`early`: passed" in out and "`early fails`: FAILED" in out
+    assert "`unit`: passed" in out and "worlds: 1 passed, 0 failed" in out
 
 
 def load_runner():
