@@ -202,4 +202,4 @@ def test_the_route_without_make_opens_jupyterlab_and_runs_notebook_01(tmp_path):
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
     print("route without make, seconds:", {k: round(v, 1) for k, v in times.items()})
-    shutil.rmtree(repo)  # the venv is some 350 MB; pytest keeps its last three tmp folders
+    shutil.rmtree(repo)  # the venv is some 430 MB; pytest keeps its last three tmp folders
