@@ -1,6 +1,7 @@
-# Two commands for a newcomer:
+# Two commands for a newcomer (README.md; the same without make is there too):
 #   make lab    install into .venv and open the series in JupyterLab
 #   make test   install into .venv (with the test tools) and run every test
+# What they install and run: docs/development.md.
 # Extra JupyterLab options pass through, e.g. make lab LAB_ARGS="--no-browser --port 8899".
 
 PYTHON ?= python3
@@ -30,12 +31,15 @@ $(BIN)/uv: | $(BIN)/python
 
 UV := $(if $(findstring /uv pip,$(INSTALL)),$(BIN)/uv)
 
+# The package needs numpy, matplotlib, ipywidgets and threadpoolctl; JupyterLab is its extra
+# `lab` (pyproject.toml). The tests need it too (tests/test_lab_settings.py checks the shipped
+# settings with JupyterLab's own code), so `make test` installs both extras.
 $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python $(UV)
-	$(INSTALL) -e .
+	$(INSTALL) -e ".[lab]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-lab
-	$(INSTALL) -e ".[test]"
+	$(INSTALL) -e ".[lab,test]"
 	touch $@
 
 # JupyterLab settings shipped with the project (jupyterlab-settings/README.md): no pop-up asking
@@ -57,10 +61,16 @@ lab: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV))
 # machine as it is, and other BLAS kernels and numpy SIMD settings, side by side. The unit
 # tests run beside them, as one more job that starts last, so that no core idles while the
 # last worlds finish; they need no nbval (-p no:nbval: its plugin would load nbformat and
-# jsonschema, 4 s of CPU for nothing).
+# jsonschema, 4 s of CPU for nothing). The README's route without make (a fresh venv filled
+# by pip from PyPI, then notebook 01; tests/test_no_make_route.py) starts first, beside the
+# worlds (--early): it spends most of its minute waiting for downloads.
+PYTEST_UNIT := $(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval
+
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python scripts/run_worlds.py --beside "$(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval tests"
+	$(BIN)/python scripts/run_worlds.py \
+		--early "$(PYTEST_UNIT) -m no_make_route tests/test_no_make_route.py" \
+		--beside "$(PYTEST_UNIT) -m 'not no_make_route' tests"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -100,7 +110,7 @@ lab-check: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV)) $(LABCHECK_VE
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python $(LAB_CHECK_ARGS)
 
-# A JupyterHub for a class (classroom/, README "Teaching with it"): one login, server and kernel
+# A JupyterHub for a class (classroom/, docs/classroom.md): one login, server and kernel
 # per student, each running as the student's own system account, so it needs root. The hub runs
 # in classroom/.venv-hub, the students' servers in CLASSROOM_STUDENT_VENV, a venv of this project
 # that every student account must be able to read (not under /root), built with a Python outside
@@ -125,12 +135,12 @@ classroom/node_modules/.bin/configurable-http-proxy: classroom/package.json clas
 
 classroom-deps: $(HUB_VENV)/.installed classroom/node_modules/.bin/configurable-http-proxy
 
-# The students' environment: this project (installed, not editable, so the students need not
-# read this clone) and the hub's JupyterHub version for jupyterhub-singleuser. Re-run after
-# changing rnn_lesson.
+# The students' environment: this project with its extra `lab` (JupyterLab, which the
+# students' servers serve; installed, not editable, so the students need not read this clone)
+# and the hub's JupyterHub version for jupyterhub-singleuser. Re-run after changing rnn_lesson.
 classroom-venv: $(HUB_VENV)/.installed
 	test -x $(CLASSROOM_STUDENT_VENV)/bin/python || $(CLASSROOM_PYTHON) -m venv $(CLASSROOM_STUDENT_VENV)
-	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q . \
+	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q ".[lab]" \
 		"jupyterhub==$$($(HUB_VENV)/bin/python -c 'import jupyterhub; print(jupyterhub.__version__)')"
 	$(CLASSROOM_STUDENT_VENV)/bin/python -m pip install -q --no-deps --force-reinstall .
 	install -D -m 644 $(LAB_OVERRIDES) $(call lab_overrides_in,$(CLASSROOM_STUDENT_VENV))
@@ -145,7 +155,7 @@ classroom-venv: $(HUB_VENV)/.installed
 classroom-teacher: $(HUB_VENV)/.installed
 	$(HUB_VENV)/bin/python classroom/set_teacher_password.py $(CLASSROOM_STATE)
 
-# Start the hub for a class (README "A class on one server"):
+# Start the hub for a class (docs/classroom.md, "A class on one server"):
 #   make classroom CLASSROOM_TEACHER=<your hub name> CLASSROOM_CLASS_LIST=<file of names>
 # listens on 127.0.0.1:8000. CLASSROOM_SIGNUP=closed once the class has signed up.
 classroom: classroom-deps classroom-venv

@@ -158,7 +158,7 @@ def cpu_name():
 def simd_info():
     """The SIMD extensions numpy uses here, and whether the CPU has AVX-512: two machines sold
     as the same 2-core AMD EPYC, one with AVX-512 and one without, differ severalfold here
-    (see the README's Performance section)."""
+    (see docs/performance.md)."""
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
     except ImportError:  # numpy < 2

@@ -10,12 +10,13 @@
 #   CLASSROOM_CLASS_LIST    teach mode: a file with the students' hub names, one per line;
 #                           only they can sign up and be approved; required
 #   CLASSROOM_SIGNUP        teach mode: "open" (default) or "closed" once the class signed up
-#   CLASSROOM_IP, _PORT     where the hub listens (default 127.0.0.1 and 8000; see the README
-#                           for serving it to a class behind a reverse proxy or with TLS)
+#   CLASSROOM_IP, _PORT     where the hub listens (default 127.0.0.1 and 8000; see
+#                           docs/classroom.md for serving it to a class behind a reverse
+#                           proxy or with TLS)
 #   CLASSROOM_SSL_CERT, _KEY  serve https directly with this certificate and key
 #   CLASSROOM_SUBDOMAIN_HOST  e.g. https://hub.example.edu: each student's server on its own
 #                           origin (https://<name>.hub.example.edu), which needs wildcard DNS
-#                           and a wildcard certificate (README)
+#                           and a wildcard certificate (docs/classroom.md)
 #   CLASSROOM_TRUSTED_PROXIES comma-separated addresses of reverse proxies in front of the hub,
 #                           whose X-Forwarded-For the hub believes (for the sign-in limit)
 #   CLASSROOM_STUDENT_VENV  the project's environment the students' servers run in

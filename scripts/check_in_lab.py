@@ -40,7 +40,7 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    INFO lines give the time from each change to the new plot, and the kernel's share;
 3. at the same time, in a second browser (its own thread): every notebook. Opens each copy
    from the file browser, runs it with Run > Run All Cells (``--jobs`` notebooks at a time,
-   default 2; the longest first, by the times the README gives), waits until every cell
+   default 2; the longest first, by the times docs/classroom.md gives), waits until every cell
    has finished, and fails if a cell shows an error output (a traceback), text on stderr,
    "Error displaying widget" or an ipywidgets error view, or did not run; the FAIL line
    names the notebook and the cell. INFO lines give each notebook's Run All time;
@@ -100,7 +100,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# A notebook whose time the README does not give counts as a long one: it starts first.
+# Where each notebook's re-execution time is written (the teacher's guide, "Sessions"); a
+# notebook whose time it does not give counts as a long one: it starts first.
+TIMES_DOC = REPO / "docs" / "classroom.md"
 NEW_NOTEBOOK_SECONDS = 100.0
 # The explorer's selection sliders (rnn_lesson/widgets.py: LR_STOPS, STD_STOPS, BATCH_STOPS).
 LR_STOPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 4]
@@ -957,10 +959,10 @@ def check_unrun_06(page, base_url: str, shots: Path) -> None:
 # --- every notebook: Run All ------------------------------------------------------------
 
 
-def readme_seconds(readme: str) -> dict[str, float]:
-    """Each notebook's re-execution time as the README gives it ("Teaching with it": "...
-    (measured on ...: 01 7 s, 02 9 s, ...)"), by number: {"01": 7.0, "02": 9.0, ...}."""
-    m = re.search(r"\(measured on [^:)]*:([^)]*)\)", readme)
+def documented_seconds(text: str) -> dict[str, float]:
+    """Each notebook's re-execution time as TIMES_DOC gives it ("Sessions": "... (measured
+    on ...: 01 7 s, 02 9 s, ...)"), by number: {"01": 7.0, "02": 9.0, ...}."""
+    m = re.search(r"\(measured on [^:)]*:([^)]*)\)", text)
     pairs = re.findall(r"\b(\d\d) (\d+(?:\.\d+)?) s\b", m.group(1)) if m else []
     return {number: float(seconds) for number, seconds in pairs}
 
@@ -1015,7 +1017,7 @@ def check_notebooks(
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
     page.locator("#filebrowser .jp-DirListing-item").first.wait_for(timeout=30_000)
     try:
-        seconds = readme_seconds((REPO / "README.md").read_text(encoding="utf-8"))
+        seconds = documented_seconds(TIMES_DOC.read_text(encoding="utf-8"))
     except OSError:
         seconds = {}
     queue = run_order(names, seconds)

@@ -24,12 +24,19 @@ are used.
     python scripts/run_worlds.py --world nehalem      one world
     python scripts/run_worlds.py notebooks/04_training.ipynb --jobs 1
     python scripts/run_worlds.py --beside "python -m pytest tests"
+    python scripts/run_worlds.py --early "python -m pytest -m no_make_route tests"
 
 ``--beside COMMAND`` runs one more command as one more job among the worlds (``make test``
 runs the unit tests this way: alone they would keep one core busy and leave the other idle).
 It starts last, after every world has started: a short job at the end fills the core that the
 last world would otherwise leave idle. Its output is printed when it ends, all of it if it
 fails, and it counts as passed or failed like a world.
+
+``--early COMMAND`` runs a command beside the worlds from the start, outside the ``--jobs``
+places, and counts it the same way. It is for a command that mostly waits: ``make test`` runs
+the README's route without make this way (tests/test_no_make_route.py: a fresh venv that pip
+fills from PyPI, about a minute of downloading with some 50 s of CPU time). Waiting while the
+worlds compute costs them little; in the last place it would leave a core idle at the end.
 
 Worlds run ``--jobs`` at a time (default: one more than the machine has cores, so that no
 core idles while the last world finishes), each as its own pytest process with one BLAS
@@ -203,6 +210,12 @@ def main() -> int:
         help="a shell command to run as one more job (its "
         "pass or fail counts with the worlds'), e.g. the unit tests",
     )
+    parser.add_argument(
+        "--early",
+        metavar="COMMAND",
+        help="a shell command to run from the start, beside the worlds and outside --jobs "
+        "(its pass or fail counts with the worlds'), e.g. one that mostly downloads",
+    )
     args = parser.parse_args()
     every = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
     training = every if args.notebooks else [n for n in every if Path(n).name not in NO_TRAINING]
@@ -215,9 +228,13 @@ def main() -> int:
                 print(f"skip {name}: the default world already runs {core} ({default})")
                 del chosen[name]
     side_by_side = args.jobs > 1 and len(chosen) > 1
-    beside = f" and `{args.beside}`" if args.beside else ""
+    beside = "".join(f" and `{c}`" for c in (args.early, args.beside) if c)
     print(f"nbval in {len(chosen)} numerical worlds{beside}, {args.jobs} at a time:", flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with (
+        ThreadPoolExecutor(max_workers=1) as early_pool,
+        ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool,
+    ):
+        early = [early_pool.submit(run_beside, args.early, True)] if args.early else []
         # Jobs start in the order they are submitted, as places free up. The default world
         # (the most notebooks, and the only one that makes images) goes first, and the
         # command beside goes last: it is short, and keeps the cores busy while the last
@@ -229,17 +246,19 @@ def main() -> int:
         ]
         other = [pool.submit(run_beside, args.beside, args.jobs > 1)] if args.beside else []
         results = []
-        for job in jobs + other:
+        for job in jobs + other + early:
             head, ok, output = job.result()
             print(("PASS " if ok else "FAIL ") + head, flush=True)
             if not ok:
                 print(output, flush=True)
             results.append(ok)
+    early_ok = results.pop() if early else True
     beside_ok = results.pop() if other else True
-    if other:
-        print(f"beside the worlds, `{args.beside}`: {'passed' if beside_ok else 'FAILED'}")
+    for command, ok, ran in ((args.early, early_ok, early), (args.beside, beside_ok, other)):
+        if ran:
+            print(f"beside the worlds, `{command}`: {'passed' if ok else 'FAILED'}")
     print(f"worlds: {sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) and beside_ok else 1
+    return 0 if all(results) and beside_ok and early_ok else 1
 
 
 if __name__ == "__main__":

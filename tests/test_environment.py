@@ -1,4 +1,5 @@
-"""The set-up stays consistent: environment.yml vs pyproject.toml, CI, README, imports."""
+"""The set-up stays consistent: pyproject.toml vs environment.yml and binder/, the install
+routes, CI, the README, imports."""
 
 import importlib.util
 import json
@@ -71,33 +72,109 @@ def test_the_parser_on_a_sample():
         parse_requirement("numpy<2")
 
 
-def load():
+def load_project() -> dict:
     # tomllib is in the standard library from Python 3.11; on 3.10 these checks skip.
     tomllib = pytest.importorskip("tomllib")
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def load():
+    project = load_project()
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["lab"] + extras["test"]
     conda, pip = conda_dependencies((ROOT / "environment.yml").read_text())
     return wanted, conda, pip
 
 
-def test_environment_yml_matches_pyproject():
-    wanted, conda, _ = load()
+# Which of pyproject.toml's lists each conda environment installs. A dependency added to
+# pyproject.toml goes into each file that installs its list, with the same lower bound.
+ENVIRONMENT_FILES = {
+    "environment.yml": ("dependencies", "lab", "test"),  # the conda route: learner and tests
+    "binder/environment.yml": ("dependencies", "lab"),  # what the notebooks need in JupyterLab
+}
+CONDA_ONLY = IGNORED | {"python=3.11"}
+
+
+@pytest.mark.parametrize("path", sorted(ENVIRONMENT_FILES))
+def test_the_conda_environments_match_pyproject(path):
+    project = load_project()
+    lists = {"dependencies": project["dependencies"], **project["optional-dependencies"]}
+    wanted = [r for name in ENVIRONMENT_FILES[path] for r in lists[name]]
     from_pyproject = dict(parse_requirement(r) for r in wanted)
-    from_conda = dict(parse_requirement(r) for r in conda)
+    conda, _ = conda_dependencies((ROOT / path).read_text())
+    from_conda = dict(parse_requirement(r) for r in conda if r not in CONDA_ONLY)
     for name in IGNORED:
         from_conda.pop(name, None)
     missing = {k: v for k, v in from_pyproject.items() if k not in from_conda}
     extra = {k: v for k, v in from_conda.items() if k not in from_pyproject}
-    assert not missing, f"in pyproject.toml but not in environment.yml: {missing}"
-    assert not extra, f"in environment.yml but not in pyproject.toml: {extra}"
+    assert not missing, f"in pyproject.toml but not in {path}: {missing}"
+    assert not extra, f"in {path} but not in pyproject.toml's {ENVIRONMENT_FILES[path]}: {extra}"
     differ = {k: (v, from_conda[k]) for k, v in from_pyproject.items() if from_conda[k] != v}
-    assert not differ, f"lower bounds differ (pyproject, environment.yml): {differ}"
+    assert not differ, f"lower bounds differ (pyproject, {path}): {differ}"
 
 
 def test_every_dependency_has_a_lower_bound():
     wanted, _, _ = load()
     unbounded = [r for r in wanted if parse_requirement(r)[1] is None]
     assert not unbounded, f"give these a lower bound known to work: {unbounded}"
+
+
+def test_jupyterlab_is_the_extra_lab_and_only_there():
+    project = load_project()
+    extras = project["optional-dependencies"]
+    assert [parse_requirement(r)[0] for r in extras["lab"]] == ["jupyterlab"]
+    names = {parse_requirement(r)[0] for r in project["dependencies"]}
+    assert {"numpy", "matplotlib", "ipywidgets", "threadpoolctl"} <= names
+    assert not names & {"jupyterlab", "notebook", "jupyter", "jupyter-server"}, names
+
+
+def requirements_of(name: str, extras: frozenset = frozenset()) -> set[str]:
+    """The names a distribution installed here requires, markers evaluated for this Python
+    and the given extras (none: what `pip install name` brings)."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement  # JupyterLab's dependency, installed
+
+    found = set()
+    for text in distribution(name).requires or []:
+        req = Requirement(text)
+        envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+        if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+            found.add(re.sub(r"[-_.]+", "-", req.name.lower()))
+    return found
+
+
+def test_installing_the_package_alone_pulls_no_jupyterlab():
+    """Every package `pip install .` brings, found through the installed packages' metadata
+    (the dependencies of the dependencies, and so on): JupyterLab and its server are not
+    among them, so a learner who has Jupyter already gets no second one."""
+    # The package's own list from pyproject.toml (the installed copy's may be older), the
+    # rest from the metadata of the packages installed here.
+    seen, todo = set(), {parse_requirement(r)[0] for r in load_project()["dependencies"]}
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= requirements_of(name) - seen
+    assert {"numpy", "matplotlib", "ipywidgets", "threadpoolctl"} <= seen
+    assert not seen & {"jupyterlab", "jupyter-server", "notebook", "jupyterlab-server"}, seen
+
+
+def test_every_install_route_installs_jupyterlab_where_it_is_needed():
+    """make lab, make test (and lab-check, which uses make lab's venv), the students' venv of
+    the classroom hub, the README's route without make; conda and Binder by their lists."""
+    makefile = (ROOT / "Makefile").read_text()
+
+    def recipe(target):
+        m = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", makefile, re.M)
+        assert m, f"no `{target}:` in the Makefile"
+        return m.group(1)
+
+    assert '-e ".[lab]"' in recipe("$(VENV)/.installed-lab")
+    assert '-e ".[lab,test]"' in recipe("$(VENV)/.installed-test")
+    assert '".[lab]"' in recipe("classroom-venv")
+    assert "$(VENV)/.installed-lab" in makefile.split("\nlab-check:")[1].splitlines()[0]
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count('-m pip install -e ".[lab]"') == 2  # Linux and macOS, Windows
 
 
 def test_environment_yml_installs_the_package_and_python():
@@ -143,16 +220,16 @@ def test_make_lab_check_runs_the_browser_check_on_the_system_chromium():
     assert not [s for s in commands if re.search(r"playwright\s+install", s)]
 
 
-def test_the_browser_check_runs_the_notebooks_longest_first_by_the_readme():
+def test_the_browser_check_runs_the_notebooks_longest_first_by_the_teaching_doc():
     check = load_lab_check()
-    seconds = check.readme_seconds((ROOT / "README.md").read_text())
+    seconds = check.documented_seconds(check.TIMES_DOC.read_text(encoding="utf-8"))
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert {name[:2] for name in names} <= set(seconds), ("README times", seconds, names)
+    assert {name[:2] for name in names} <= set(seconds), ("documented times", seconds, names)
     order = check.run_order(names, seconds)
     assert sorted(order) == names
     times = [seconds[name[:2]] for name in order]
     assert times == sorted(times, reverse=True), order
-    # a notebook the README does not time yet counts as a long one
+    # a notebook docs/classroom.md does not time yet counts as a long one
     assert check.run_order(["01_a.ipynb", "99_new.ipynb"], {"01": 7.0})[0] == "99_new.ipynb"
 
 
@@ -180,13 +257,21 @@ def test_readme_names_the_two_commands():
     assert "make test" in readme
     assert "make lab" in readme
     assert "environment.yml" in readme, "the README shows the conda route"
+    assert "mybinder.org" in readme, "the README shows Binder"
 
 
-def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
+def make_test_recipe() -> str:
+    """The commands of `make test`, continued lines joined and $(PYTEST_UNIT) written out."""
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M)
     assert recipe, "no `test:` target in the Makefile"
-    body = recipe.group(1)
+    unit = re.search(r"^PYTEST_UNIT\s*:?=\s*(.*)$", makefile, re.M)
+    body = re.sub(r"\\\n\t*", "", recipe.group(1))
+    return body.replace("$(PYTEST_UNIT)", unit.group(1) if unit else "$(PYTEST_UNIT)")
+
+
+def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
+    body = make_test_recipe()
     assert re.search(r"pytest\b.*\btests\b", body)
     assert "scripts/run_worlds.py" in body
     runner = (ROOT / "scripts" / "run_worlds.py").read_text()
@@ -196,9 +281,12 @@ def test_make_test_runs_unit_tests_and_strict_nbval_in_several_worlds():
 
 
 def test_the_unit_tests_run_beside_the_worlds_and_count():
-    makefile = (ROOT / "Makefile").read_text()
-    body = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
-    assert re.search(r"run_worlds\.py --beside \"[^\"]*pytest\b[^\"]*\btests\"", body), body
+    body = make_test_recipe()
+    assert re.search(r"run_worlds\.py .*--beside \"[^\"]*pytest\b[^\"]*\btests\"", body), body
+    # and the README's route without make, from the start (it mostly waits for downloads)
+    early = re.search(r"--early \"([^\"]*)\"", body)
+    assert early and "-m no_make_route tests/test_no_make_route.py" in early.group(1), body
+    assert "-m 'not no_make_route' tests\"" in body, "the other unit tests leave it out"
     runner = load_runner()
     head, ok, output = runner.run_beside("echo first line; echo 3 passed", side_by_side=True)
     assert ok and "3 passed" in head and "first line" in output
@@ -228,6 +316,34 @@ def test_the_command_beside_starts_after_every_world(monkeypatch, capsys):
         assert started == ["default", "nehalem", command]
     out = capsys.readouterr().out
     assert "`unit tests`: passed" in out and "`fails`: FAILED" in out
+
+
+def test_the_early_command_runs_beside_the_worlds_outside_their_places(monkeypatch, capsys):
+    """--early: started with the worlds, even with one place (--jobs 1) taken by a world that
+    waits for it; its failure fails the run."""
+    import threading
+
+    runner = load_runner()
+    early_started = threading.Event()
+
+    def world(name, extra, notebooks, side_by_side):
+        return name, early_started.wait(timeout=10), ""
+
+    def beside(command, side_by_side):
+        if command.startswith("early"):
+            early_started.set()
+        return command, not command.endswith("fails"), ""
+
+    monkeypatch.setattr(runner, "run_world", world)
+    monkeypatch.setattr(runner, "run_beside", beside)
+    for command, code in (("early", 0), ("early fails", 1)):
+        early_started.clear()
+        argv = ["run_worlds.py", "--jobs", "1", "--world", "default"]
+        monkeypatch.setattr(sys, "argv", [*argv, "--early", command, "--beside", "unit"])
+        assert runner.main() == code
+    out = capsys.readouterr().out
+    assert "`early`: passed" in out and "`early fails`: FAILED" in out
+    assert "`unit`: passed" in out and "worlds: 1 passed, 0 failed" in out
 
 
 def load_runner():

@@ -1,0 +1,116 @@
+"""The README and docs/: short enough for a newcomer, and every relative link resolves.
+
+A link is checked when it is relative (no scheme such as https:, no mailto:): its file must
+exist, and an anchor (#part) into a markdown file must be one of that file's headings, as
+GitHub makes them (lower case, punctuation dropped, spaces turned to hyphens). Links in the
+notebooks' markdown cells are checked the same way. Code (fenced blocks, indented blocks,
+`inline code`) is left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+MARKDOWN = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "jupyterlab-settings/README.md"]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def prose(text: str) -> str:
+    """The markdown without its code: fenced blocks, indented blocks and inline code."""
+    out, fenced, code = [], False, False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        # An indented block starts after a blank line (it cannot interrupt a paragraph).
+        code = line.startswith("    ") and (code or not out or not out[-1].strip())
+        if fenced or code:
+            continue
+        out.append(re.sub(r"`[^`]*`", "", line))
+    return "\n".join(out)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading's text."""
+    text = re.sub(r"`|\*\*|__", "", heading.strip().lower())
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link keeps its text
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    found, seen = set(), {}
+    for line in prose(path.read_text(encoding="utf-8")).splitlines():
+        m = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            base = slug(m.group(1))
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            found.add(base if n == 0 else f"{base}-{n}")
+    return found
+
+
+def links(text: str) -> list[str]:
+    return LINK.findall(prose(text))
+
+
+def broken(source: Path, text: str) -> list[str]:
+    bad = []
+    for target in links(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+            continue  # https:, mailto:, ...
+        path, _, anchor = target.partition("#")
+        resolved = (source.parent / path).resolve() if path else source
+        if not resolved.exists():
+            bad.append(f"{target}: no such file")
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            shown = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved.name
+            bad.append(f"{target}: no heading #{anchor} in {shown}")
+    return bad
+
+
+def test_the_checker_on_a_sample(tmp_path):
+    page = tmp_path / "a.md"
+    page.write_text("# Start here\n## A class (JupyterHub)\n## Notes\n## Notes\n")
+    assert anchors(page) == {"start-here", "a-class-jupyterhub", "notes", "notes-1"}
+    text = (
+        "[ok](a.md#a-class-jupyterhub) [web](https://x.org/y) [self](#notes-1)\n"
+        "[gone](b.md) [bad anchor](a.md#nope) `[code](c.md)`\n"
+        "\n    [indented code](d.md)\n```\n[fenced](e.md)\n```\n"
+    )
+    assert broken(page, text) == ["b.md: no such file", "a.md#nope: no heading #nope in a.md"]
+    assert slug("`make lab`, **now** (2)") == "make-lab-now-2"
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(path):
+    text = path.read_text(encoding="utf-8")
+    assert links(text) or path != README, "found no links at all: the pattern is wrong"
+    assert not broken(path, text)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_relative_link_in_the_notebooks_resolves(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    text = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert not broken(path, text)
+
+
+def test_the_readme_fits_on_about_two_screens():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 250, len(lines)
+    # A newcomer reaches the commands that open notebook 01 on the first screen.
+    first = "\n".join(lines[:50])
+    assert "make lab" in first and "jupyter lab notebooks/01_concept.ipynb" in first
+
+
+def test_the_readme_links_every_page_of_docs():
+    text = README.read_text(encoding="utf-8")
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"(docs/{page.name}" in text, f"the README does not link docs/{page.name}"
