@@ -106,8 +106,9 @@ def run_experiment(
     """Train ``n_seeds`` networks with SGD, as one stack; return ``(result, summary_text)``.
 
     Network k (k = 0 .. n_seeds - 1) has seed ``seed + k``: ``np.random.default_rng(seed + k)``
-    draws its initial weights, then its training pairs (as in notebook 04), so it ends
-    exactly where a run of that seed alone would. ``n_seeds=1`` is one run, and ``result``
+    draws its initial weights, then its training pairs (notebook 05's sweep instead draws every
+    model's pairs from one ``data_seed``), so it ends exactly where a run of that seed alone
+    would. ``n_seeds=1`` is one run, and ``result``
     then holds one model; otherwise a stack (see ``TrainResult``). ``std`` is used by
     ``init="normal"`` only.
     batch_size: pairs per update (1: the course's per-sample SGD)
