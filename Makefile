@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 
-.PHONY: lab test lint format bench execute lab-check clean classroom classroom-check \
+.PHONY: lab test arm-worlds lint format bench execute lab-check clean classroom classroom-check \
 	classroom-venv classroom-deps classroom-teacher classroom-security-check classroom-kernel-race
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
@@ -61,6 +61,15 @@ lab: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV))
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/run_worlds.py --beside "$(BIN)/python -m pytest -q -p no:cacheprovider -p no:nbval tests"
+
+# The ARM worlds (scripts/arm_world.py): every notebook on aarch64, under emulation, in an
+# arm64 Debian built once under build/arm64/ (as root; about 13 times the native time).
+#   make arm-worlds ARM_WORLDS=arm64-neon NOTEBOOKS="notebooks/03_bptt.ipynb"
+ARM_WORLDS ?= arm64 arm64-neon
+NOTEBOOKS ?=
+
+arm-worlds: $(VENV)/.installed-test
+	$(BIN)/python scripts/run_worlds.py $(addprefix --world ,$(ARM_WORLDS)) $(NOTEBOOKS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
