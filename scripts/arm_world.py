@@ -4,7 +4,8 @@ Many learners run the series on Apple-silicon Macs or ARM cloud machines: anothe
 set, numpy's NEON or SVE loops, other OpenBLAS kernels. On an x86-64 machine these worlds run
 in an arm64 Debian (bookworm, made by ``debootstrap``) whose programs ``qemu-user-static``
 runs, through the kernel's ``binfmt_misc``. A venv inside it holds the aarch64 wheels of the
-same packages, at the versions of the venv that runs this script.
+same packages: numpy, matplotlib, nbval and a few more at the versions of the venv that runs
+this script (``PINNED``).
 
     arm64         qemu's default CPU (SVE and SME): numpy's SVE loops where it has them
     arm64-neon    QEMU_CPU=neoverse-n1: NEON, no SVE, like Apple's M1 to M3
@@ -48,6 +49,8 @@ PASSED_ON = (
     "QEMU_CPU",
     "PYTEST_ADDOPTS",
 )
+# The packages whose versions the ARM worlds take from the venv that runs this script.
+PINNED = {"numpy", "matplotlib", "threadpoolctl", "ipykernel", "ipywidgets", "nbval", "pytest"}
 
 
 class CannotRun(RuntimeError):
@@ -170,7 +173,8 @@ def chroot(*cmd: str, env: dict[str, str] | None = None) -> list[str]:
     """The command line that runs ``cmd`` in the world, in the project's folder, with ``env``."""
     base = {"HOME": "/root", "PATH": f"{VENV}/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
     pairs = [f"{k}={v}" for k, v in {**base, **(env or {})}.items()]
-    return ["chroot", str(ROOTFS), "/usr/bin/env", "-i", "-C", PROJECT, *pairs, *cmd]
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"  # found whatever PATH env gives
+    return [chroot, str(ROOTFS), "/usr/bin/env", "-i", "-C", PROJECT, *pairs, *cmd]
 
 
 def copy_project() -> None:
@@ -192,14 +196,18 @@ def copy_project() -> None:
 
 
 def pinned_versions() -> str:
-    """This venv's packages and versions (pip freeze), the project itself left out."""
+    """The versions of this venv's packages that shape what the notebooks print (pip freeze).
+
+    Only these: the rest follow from them, and some of this venv's newest versions need a
+    newer Python than Debian bookworm's 3.11.2.
+    """
     frozen = subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    return "".join(line + "\n" for line in frozen.splitlines() if "rnn" not in line.lower())
+    ).stdout.splitlines()
+    return "".join(f"{line}\n" for line in frozen if line.split("==")[0].lower() in PINNED)
 
 
 def install_venv() -> None:
