@@ -19,7 +19,6 @@ mount, apt-get); what is missing, qemu-user-static and debootstrap, is installed
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import platform
@@ -154,19 +153,17 @@ def mounts_under(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
-@contextlib.contextmanager
-def mounted():
-    """/proc and /dev/shm in the world, for as long as the worlds run (debootstrap made the
-    device nodes in /dev). Nothing of the machine's own is mounted there, so that deleting
-    build/ can harm nothing else, even after a run that was killed."""
-    try:
-        for kind, target in (("proc", "proc"), ("tmpfs", "dev/shm")):
-            if not (ROOTFS / target).is_mount():
-                run(["mount", "-t", kind, kind, str(ROOTFS / target)])
-        yield
-    finally:
-        for point in mounts_under(ROOTFS):
-            subprocess.run(["umount", "--lazy", str(point)], check=False)
+def mount_proc_and_shm() -> None:
+    """/proc and /dev/shm in the world (debootstrap made the device nodes in /dev).
+
+    They stay mounted, so that two runs in one clone (one world each, say) cannot unmount
+    them under each other. Nothing of the machine's own is mounted there: deleting build/
+    can harm nothing else (``umount build/arm64/rootfs/proc build/arm64/rootfs/dev/shm``
+    first lets it delete everything).
+    """
+    for kind, target in (("proc", "proc"), ("tmpfs", "dev/shm")):
+        if not (ROOTFS / target).is_mount():
+            run(["mount", "-t", kind, kind, str(ROOTFS / target)])
 
 
 def chroot(*cmd: str, env: dict[str, str] | None = None) -> list[str]:
@@ -187,12 +184,17 @@ def copy_project() -> None:
         check=True,
     ).stdout.split("\0")
     target = ROOTFS / PROJECT.lstrip("/")
-    for folder in ("rnn_lesson", "notebooks", "tests", "scripts"):
-        shutil.rmtree(target / folder, ignore_errors=True)
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
+    names = {name for name in listed if name and (ROOT / name).is_file()}
+    for folder in ("rnn_lesson", "notebooks", "tests", "scripts"):  # files deleted here since
+        for old in (target / folder).rglob("*"):
+            if old.is_file() and "__pycache__" not in old.parts:
+                if str(old.relative_to(target)) not in names:
+                    old.unlink()
+    for name in names:  # only what changed: a run in the world may be reading the rest
+        source, copy = ROOT / name, target / name
+        if not copy.exists() or copy.read_bytes() != source.read_bytes():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
 
 
 def pinned_versions() -> str:
@@ -242,8 +244,8 @@ def prepare() -> None:
     enable_binfmt()
     build_rootfs()
     copy_project()
-    with mounted():
-        install_venv()
+    mount_proc_and_shm()
+    install_venv()
     print(f"arm64 environment ready, {time.perf_counter() - start:.0f} s", flush=True)
 
 
@@ -259,15 +261,28 @@ def inside(cmd: list[str], env: dict[str, str]) -> list[str]:
 
     passed = {k: path(v) for k, v in env.items() if k in PASSED_ON or k.startswith("MALLOC_")}
     args = [path(a) for a in cmd[1:]]
-    return chroot(f"{VENV}/bin/python", *args, env=passed)
+    return [sys.executable, "-c", CPU_TIME, *chroot(f"{VENV}/bin/python", *args, env=passed)]
+
+
+# Runs a command and then writes the CPU time it and its children took to stderr. Under
+# emulation that is the time the run would take alone on a free core (CI's case), whatever
+# else the machine was doing meanwhile.
+CPU_TIME = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, status, use = "
+    "os.wait4(p.pid, 0); print(f'CPU time {use.ru_utime + use.ru_stime:.0f} s', file=sys.stderr); "
+    "sys.exit(os.waitstatus_to_exitcode(status))"
+)
 
 
 def notebook_times(pytest_output: str) -> str:
-    """Each notebook's seconds from pytest's --durations report: "01 70 s, 03 345 s"."""
+    """Each notebook's seconds from pytest's --durations report, and the CPU time of the
+    whole run: "01 70 s, 03 345 s; CPU time 420 s"."""
     seconds: dict[str, float] = {}
     for time_taken, notebook in re.findall(
         r"^([\d.]+)s \w+ +\S*?([^/\s]+)\.ipynb::", pytest_output, re.M
     ):
         name = notebook.split("_")[0]
         seconds[name] = seconds.get(name, 0.0) + float(time_taken)
-    return ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())) or "(no times)"
+    times = ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items()))
+    cpu = re.findall(r"^CPU time \d+ s$", pytest_output, re.M)
+    return f"{times or '(no times)'}; {cpu[-1] if cpu else 'CPU time ?'}"

@@ -52,7 +52,6 @@ there to check numbers, and the images cost about 13 s of CPU time per world.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
 import os
 import platform
@@ -189,7 +188,7 @@ def run_world(
     described = describe(env, arm=True) if arm else describe(env)
     head = f"{name:20s} {described}\n{'':20s} {last}, {seconds:.0f} s"
     if arm:
-        head += f"\n{'':20s} {arm_world.notebook_times(run.stdout)}"
+        head += f"\n{'':20s} {arm_world.notebook_times(run.stdout + run.stderr)}"
     return head, run.returncode == 0, run.stdout + run.stderr
 
 
@@ -247,8 +246,7 @@ def main() -> int:
         w: (env, every if w not in known or w == "default" else training)
         for w, env in chosen.items()
     }
-    with arm_world.mounted() if set(chosen) & set(arm_world.WORLDS) else contextlib.nullcontext():
-        return run_all(plan, args.beside, args.jobs, side_by_side)
+    return run_all(plan, args.beside, args.jobs, side_by_side)
 
 
 def run_all(

@@ -101,6 +101,8 @@ def test_a_command_runs_in_the_world_with_its_paths_and_variables(arm):
         "PATH": "/host/bin",
     }
     cmd = arm.inside([sys.executable, "-c", "code", "--nbval", notebook], env)
+    assert cmd[:3] == [sys.executable, "-c", arm.CPU_TIME]  # times the run on the host
+    cmd = cmd[3:]
     assert Path(cmd[0]).name == "chroot" and cmd[1] == str(arm.ROOTFS)
     assert cmd[-5:] == [
         "/venv/bin/python",
@@ -125,3 +127,18 @@ def test_the_mirror_is_the_one_apt_uses(arm, monkeypatch, tmp_path):
         arm, "Path", lambda p: tmp_path if p == "/etc/apt/sources.list.d" else real(p)
     )
     assert arm.debian_mirror() == "http://mirror.example/debian"
+
+
+def test_each_notebooks_time_and_the_cpu_time_are_read_from_the_output(arm):
+    output = (
+        "....\n=== slowest durations ===\n12.50s call     notebooks/03_bptt.ipynb::Cell 4\n"
+        "2.50s setup    notebooks/03_bptt.ipynb::Cell 0\n"
+        "0.40s call     notebooks/01_concept.ipynb::Cell 1\n4 passed in 20.0s\nCPU time 31 s\n"
+    )
+    assert arm.notebook_times(output) == "01 0 s, 03 15 s; CPU time 31 s"
+    done = subprocess.run(
+        [sys.executable, "-c", arm.CPU_TIME, sys.executable, "-c", "import sys; sys.exit(3)"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 3 and re.fullmatch(r"CPU time \d+ s\n", done.stderr)
