@@ -142,3 +142,14 @@ def test_each_notebooks_time_and_the_cpu_time_are_read_from_the_output(arm):
         text=True,
     )
     assert done.returncode == 3 and re.fullmatch(r"CPU time \d+ s\n", done.stderr)
+
+
+def test_ci_runs_the_training_notebooks_in_an_arm_world_after_make_test():
+    text = (ROOT / ".ci" / "run").read_text()
+    lines = [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
+    arm = next(i for i, line in enumerate(lines) if line.startswith("make arm-worlds"))
+    assert lines.index("make test") < arm < lines.index("make lab-check")
+    command = " ".join(lines[arm : arm + 2])
+    assert "ARM_WORLDS=arm64-neon" in command
+    for notebook in ("03_bptt", "04_training", "05_experiments"):
+        assert f"notebooks/{notebook}.ipynb" in command
