@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 
-.PHONY: lab test lint format bench execute lab-check clean classroom classroom-check \
+.PHONY: lab test arm-worlds lint format bench execute lab-check clean classroom classroom-check \
 	classroom-venv classroom-deps classroom-teacher classroom-security-check classroom-kernel-race
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
@@ -71,6 +71,15 @@ test: $(VENV)/.installed-test
 	$(BIN)/python scripts/run_worlds.py \
 		--early "$(PYTEST_UNIT) -m no_make_route tests/test_no_make_route.py" \
 		--beside "$(PYTEST_UNIT) -m 'not no_make_route' tests"
+
+# The ARM worlds (scripts/arm_world.py): every notebook on aarch64, under emulation, in an
+# arm64 Debian built once under build/arm64/ (as root; about 13 times the native time).
+#   make arm-worlds ARM_WORLDS=arm64-neon NOTEBOOKS="notebooks/03_bptt.ipynb"
+ARM_WORLDS ?= arm64 arm64-neon
+NOTEBOOKS ?=
+
+arm-worlds: $(VENV)/.installed-test
+	$(BIN)/python scripts/run_worlds.py $(addprefix --world ,$(ARM_WORLDS)) $(NOTEBOOKS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

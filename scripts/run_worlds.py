@@ -14,17 +14,20 @@ every output nbval compares, and every assert, is the same in each of these worl
     haswell               OPENBLAS_CORETYPE=Haswell (AVX2 + FMA kernels)
     no-simd               numpy's SIMD dispatch switched off (NPY_DISABLE_CPU_FEATURES)
     sandybridge-no-simd   both
+    arm64, arm64-neon     aarch64 under emulation (scripts/arm_world.py): only when named
 
 On an x86-64 machine with AVX2 these are at least five distinct worlds. A world that would
 repeat the default one (on a machine without AVX-512 OpenBLAS usually picks its Haswell
 kernels by itself) is skipped, and said so. On another processor only the worlds it can run
-are used.
+are used. The ARM worlds, much slower (about 13 times the native time), run only when named
+with ``--world``, every notebook in them unless notebooks are named.
 
     python scripts/run_worlds.py                      every world, every notebook
     python scripts/run_worlds.py --world nehalem      one world
     python scripts/run_worlds.py notebooks/04_training.ipynb --jobs 1
     python scripts/run_worlds.py --beside "python -m pytest tests"
     python scripts/run_worlds.py --early "python -m pytest -m no_make_route tests"
+    python scripts/run_worlds.py --world arm64 --world arm64-neon   (as root)
 
 ``--beside COMMAND`` runs one more command as one more job among the worlds (``make test``
 runs the unit tests this way: alone they would keep one core busy and leave the other idle).
@@ -65,6 +68,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arm_world  # noqa: E402  (scripts/ is no package)
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_TRAINING = ("01_concept.ipynb", "02_forward_pass.ipynb")  # checked in the default world
@@ -133,7 +139,7 @@ def worlds() -> dict[str, dict[str, str]]:
     return found
 
 
-def describe(env: dict[str, str]) -> str:
+def describe(env: dict[str, str], arm: bool = False) -> str:
     """What the world really runs on, asked of a fresh Python in that world.
 
     "OpenBLAS kernel Haswell; numpy SIMD X86_V3", say.
@@ -147,8 +153,13 @@ def describe(env: dict[str, str]) -> str:
         "print(f\"OpenBLAS kernel {', '.join(map(str, blas)) or '?'}; \""
         " f\"numpy SIMD {', '.join(simd) or 'baseline only'}\")\n"
     )
+    cmd = [sys.executable, "-c", code]
     run = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        arm_world.inside(cmd, env) if arm else cmd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600 if arm else 60,
     )
     return run.stdout.strip() or f"(could not tell: {run.stderr.strip()[-200:]})"
 
@@ -168,17 +179,23 @@ def run_world(
     # (no hypothesis: the notebooks do not use it, and its plugin costs each world ~2 s to load)
     cmd = [sys.executable, "-c", PYTEST_WITHOUT_IRI_CHECKS, "-q", "-p", "no:cacheprovider"]
     cmd += ["-p", "no:hypothesispytest", "--nbval", "--nbval-current-env", *notebooks]
-    with tempfile.TemporaryDirectory() as ipython_dir:
+    arm = name in arm_world.WORLDS
+    with tempfile.TemporaryDirectory(dir=arm_world.ROOTFS / "tmp" if arm else None) as ipython_dir:
         if name != "default":
             # No PNG images (see the module's docstring): the default world makes them.
             config = Path(ipython_dir, "profile_default", "ipython_kernel_config.py")
             config.parent.mkdir(parents=True)
             config.write_text("c.InlineBackend.figure_formats = set()\n")
             env["IPYTHONDIR"] = ipython_dir
+        if arm:  # with each cell's time, to tell each notebook's (13 times the native one)
+            cmd = arm_world.inside([*cmd, "--durations=0", "--durations-min=0"], env)
         run = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     last = (run.stdout.strip().splitlines() or ["(no output)"])[-1].strip("= ")
-    head = f"{name:20s} {describe(env)}\n{'':20s} {last}, {seconds:.0f} s"
+    described = describe(env, arm=True) if arm else describe(env)
+    head = f"{name:20s} {described}\n{'':20s} {last}, {seconds:.0f} s"
+    if arm:
+        head += f"\n{'':20s} {arm_world.notebook_times(run.stdout + run.stderr)}"
     return head, run.returncode == 0, run.stdout + run.stderr
 
 
@@ -199,7 +216,8 @@ def main() -> int:
     known = worlds()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
-    parser.add_argument("--world", action="append", choices=sorted(known), help="repeatable")
+    names = sorted(known) + list(arm_world.WORLDS)
+    parser.add_argument("--world", action="append", choices=names, help="repeatable")
     cores = os.cpu_count() or 1
     parser.add_argument(
         "--jobs", type=int, default=cores + 1, help=f"worlds at a time (default {cores + 1})"
@@ -219,7 +237,13 @@ def main() -> int:
     args = parser.parse_args()
     every = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
     training = every if args.notebooks else [n for n in every if Path(n).name not in NO_TRAINING]
-    chosen = {w: known[w] for w in (args.world or known)}
+    chosen = {w: {**known, **arm_world.WORLDS}[w] for w in (args.world or known)}
+    if set(chosen) & set(arm_world.WORLDS):
+        try:
+            arm_world.prepare()
+        except arm_world.CannotRun as why:
+            print(f"cannot run the ARM worlds: {why}", file=sys.stderr)
+            return 2
     if not args.world:  # drop a world that only names the kernel the default uses anyway
         default = describe(dict(os.environ))
         for name, extra in list(chosen.items()):
@@ -230,31 +254,48 @@ def main() -> int:
     side_by_side = args.jobs > 1 and len(chosen) > 1
     beside = "".join(f" and `{c}`" for c in (args.early, args.beside) if c)
     print(f"nbval in {len(chosen)} numerical worlds{beside}, {args.jobs} at a time:", flush=True)
+    # 01 and 02 (no training) run in the default world and the ARM worlds only.
+    plan = {
+        w: (env, every if w not in known or w == "default" else training)
+        for w, env in chosen.items()
+    }
+    return run_all(plan, args.beside, args.jobs, side_by_side, early=args.early)
+
+
+def run_all(
+    plan: dict[str, tuple[dict[str, str], list[str]]],
+    beside: str | None,
+    jobs: int,
+    side_by_side: bool,
+    early: str | None = None,
+) -> int:
+    """Each world of ``plan`` ({name: (variables, notebooks)}), the command ``beside`` and the
+    command ``early`` (started first, outside the ``jobs`` places)."""
     with (
         ThreadPoolExecutor(max_workers=1) as early_pool,
-        ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool,
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
     ):
-        early = [early_pool.submit(run_beside, args.early, True)] if args.early else []
+        first = [early_pool.submit(run_beside, early, True)] if early else []
         # Jobs start in the order they are submitted, as places free up. The default world
         # (the most notebooks, and the only one that makes images) goes first, and the
         # command beside goes last: it is short, and keeps the cores busy while the last
         # worlds run. (When it went first, it was done within two minutes, and at the end
         # the last world ran alone for about 30 s, one core idle.)
-        jobs = [
-            pool.submit(run_world, w, env, every if w == "default" else training, side_by_side)
-            for w, env in chosen.items()
+        started = [
+            pool.submit(run_world, w, env, notebooks, side_by_side)
+            for w, (env, notebooks) in plan.items()
         ]
-        other = [pool.submit(run_beside, args.beside, args.jobs > 1)] if args.beside else []
+        other = [pool.submit(run_beside, beside, jobs > 1)] if beside else []
         results = []
-        for job in jobs + other + early:
+        for job in started + other + first:
             head, ok, output = job.result()
             print(("PASS " if ok else "FAIL ") + head, flush=True)
             if not ok:
                 print(output, flush=True)
             results.append(ok)
-    early_ok = results.pop() if early else True
+    early_ok = results.pop() if first else True
     beside_ok = results.pop() if other else True
-    for command, ok, ran in ((args.early, early_ok, early), (args.beside, beside_ok, other)):
+    for command, ok, ran in ((early, early_ok, first), (beside, beside_ok, other)):
         if ran:
             print(f"beside the worlds, `{command}`: {'passed' if ok else 'FAILED'}")
     print(f"worlds: {sum(results)} passed, {len(results) - sum(results)} failed")
