@@ -40,9 +40,11 @@ one chunk to the next instead of asking the operating system for fresh pages eve
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .activations import get_activation, sigmoid
 from .checks import positive_int
@@ -92,13 +94,36 @@ def evaluate_unchecked(
 ) -> tuple[np.ndarray | float, np.ndarray | float]:
     """``evaluate_all_pairs`` without the checks, for ``train``: the loss may be inf or NaN."""
     lead = params["W_in"].shape[:-2]
-    if lead == ():
-        return _evaluate_one(params, activation, T)
-    # One model at a time: faster than the whole stack at once, whose arrays outgrow the caches.
-    loss, acc = np.empty(lead), np.empty(lead)
-    for i in np.ndindex(lead):
-        loss[i], acc[i] = _evaluate_one({k: params[k][i] for k in PARAM_NAMES}, activation, T)
-    return loss, acc
+    with one_blas_thread():
+        if lead == ():
+            return _evaluate_one(params, activation, T)
+        # One model at a time: faster than the whole stack at once, whose arrays outgrow
+        # the caches.
+        loss, acc = np.empty(lead), np.empty(lead)
+        for i in np.ndindex(lead):
+            one = {k: params[k][i] for k in PARAM_NAMES}
+            loss[i], acc[i] = _evaluate_one(one, activation, T)
+        return loss, acc
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """A block in which the BLAS library computes on one thread; the number it had before
+    comes back at the block's end.
+
+    The walk's products, (n, 16) times (16, 64) in chunks, are too small for BLAS's threads
+    to pay for waking and waiting: on a busy machine, an evaluation with OpenBLAS's two
+    threads took 46-61 ms of CPU time against 6 ms on one thread (``make bench`` shows the
+    effect on a quiet one). OpenBLAS's setting is global to the process; threadpoolctl lets
+    one Python thread (the first that set it, usually the main one) change it and ignores
+    the others, so evaluations in several threads at once cannot undo each other's
+    settings (an evaluation in a background thread then keeps the main thread's setting).
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _evaluate_one(

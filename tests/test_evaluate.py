@@ -258,3 +258,76 @@ def test_relu_is_walked_in_float64_since_its_float32_loss_can_be_far_off():
     assert acc32 == R.accuracy(Y, D)  # the accuracy is exact either way
     assert abs(loss32 - R.loss(Y, D)) > 1e-6 * R.loss(Y, D)
     assert R.evaluate_all_pairs(p, "relu")[0] == pytest.approx(R.loss(Y, D), rel=1e-9)
+
+
+def blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_the_walk_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    walk = evaluate._walk
+
+    def recording_walk(*args):
+        seen.append(blas_threads())
+        return walk(*args)
+
+    monkeypatch.setattr(evaluate, "_walk", recording_walk)
+    p = R.init_params(16, "xavier", rng=np.random.default_rng(0))
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and all(n == 2 for n in before)
+        R.evaluate_all_pairs(p)
+        assert blas_threads() == before
+    assert seen and all(n == 1 for threads in seen for n in threads)
+
+
+def test_evaluations_in_several_threads_at_once_give_the_threads_back(monkeypatch):
+    """Evaluations that overlap in several threads leave BLAS's threads as they found them.
+    Here each starts once the one before is inside its walk, and they end in the order they
+    started, each after the one before has returned: the order in which settings that each
+    evaluation saved and restored on its own, with no thread in control, would leave one
+    thread behind (the second saves the first's one thread, and restores it last)."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    n = 3
+    entered = [threading.Event() for _ in range(n)]
+    done = [threading.Event() for _ in range(n)]
+    walk = evaluate._walk
+
+    def run(k):
+        def waiting_walk(*args):
+            entered[k].set()
+            if k > 0:
+                done[k - 1].wait(timeout=30)
+            else:
+                entered[n - 1].wait(timeout=30)
+            return walk(*args)
+
+        evaluate_in(waiting_walk)
+        done[k].set()
+
+    local = threading.local()
+    monkeypatch.setattr(evaluate, "_walk", lambda *args: local.walk(*args))
+
+    def evaluate_in(walk_here):
+        local.walk = walk_here
+        R.evaluate_all_pairs(p, "tanh", 4)
+
+    p = R.init_params(8, "xavier", rng=np.random.default_rng(1))
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+        for k, t in enumerate(threads):
+            t.start()
+            assert entered[k].wait(timeout=30)
+        for t in threads:
+            t.join(timeout=60)
+        assert all(e.is_set() for e in done)
+        assert blas_threads() == before
