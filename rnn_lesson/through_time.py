@@ -8,8 +8,10 @@
 - Truncated BPTT (打ち切りBPTT) with truncation length τ: the sequence is cut into chunks of
   τ steps; the hidden state z flows forward across a cut, the deltas do not flow back across
   it. ``truncated_bptt`` computes this from the whole sequence's cache; ``forward_from`` and
-  ``chunk_bptt`` do it one chunk at a time, keeping only one chunk's cache (τ·H numbers
-  per sequence instead of T·H): the same gradients (``tests/test_through_time.py``).
+  ``chunk_bptt`` do it one chunk at a time, keeping only one chunk's cache: the same
+  gradients (``tests/test_through_time.py``). With tanh, BPTT needs only the states z
+  (f'(u) = 1 - z**2): τ·H numbers per sequence instead of T·H (the cache also keeps u).
+  ``train_delay`` makes one update per batch of whole sequences, not one per chunk.
 
 numpy only.
 """
@@ -90,7 +92,9 @@ def delay_delta_out(Y: np.ndarray, D: np.ndarray, mask: np.ndarray) -> np.ndarra
     return mask * (Y - D) * Y * (1.0 - Y) / Y.shape[-3]
 
 
-def truncated_bptt(params: Params, cache: dict, delta_out: np.ndarray, truncate=None) -> Params:
+def truncated_bptt(
+    params: Params, cache: dict, delta_out: np.ndarray, truncate=None, entry_term: bool = True
+) -> Params:
     """BPTT with truncation length τ = ``truncate`` (None: full BPTT, the package's ``_bptt``).
 
     The steps are cut into chunks [0, τ), [τ, 2τ), ...; the recursion
@@ -99,8 +103,14 @@ def truncated_bptt(params: Params, cache: dict, delta_out: np.ndarray, truncate=
     z[t-1] that entered the chunk still counts as an input (in the gradient of W), as a
     constant: the chunk does not know where it came from.
 
+    entry_term=False drops that input's term z[c-1]ᵀ δ[c] from W's gradient at every chunk
+    start c > 0 (an intervention for notebook 07): the gradient of the same loss with W held
+    fixed where it multiplies the entering state.
+
     For a stack, ``truncate`` may be a list of K values, one per model (None: that model full).
     """
+    if not isinstance(entry_term, (bool, np.bool_)):
+        raise ValueError(f"entry_term must be True or False, got {entry_term!r}")
     if truncate is None:
         return _bptt(params, cache, delta_out)[0]
     keep = _keep_factors(truncate, check_params(params)[0], cache["u"].shape[-2])
@@ -116,9 +126,13 @@ def truncated_bptt(params: Params, cache: dict, delta_out: np.ndarray, truncate=
         delta_next = (mm(delta_next, W_T) + from_out[..., t, :]) * f_prime[..., t, :]
         delta[..., t, :] = delta_next
         delta_next = delta_next * keep[t]  # 0 at the first step of a chunk: no δ across a cut
+    delta_W = delta[..., 1:, :]
+    if not entry_term:  # no z[c-1]ᵀ δ[c] at a chunk start c: keep[c] = 0 there
+        per_step = keep[1:, None] if keep.ndim == 1 else np.transpose(keep[1:], (1, 2, 0, 3))
+        delta_W = delta_W * per_step
     return {
         "W_in": _sum_outer(X, delta),
-        "W": _sum_outer(z[..., :-1, :], delta[..., 1:, :]),  # z[t-1] enters as a constant
+        "W": _sum_outer(z[..., :-1, :], delta_W),  # z[t-1] enters as a constant
         "W_out": _sum_outer(z, delta_out),
         "b": delta.sum(axis=(-3, -2)),
         "c": delta_out.sum(axis=(-3, -2)),
@@ -194,6 +208,8 @@ def train_delay(
     truncate=None,
     eval_every: int = 500,
     n_test: int = 200,
+    n_scored: int | None = None,
+    entry_term: bool = True,
 ) -> DelayResult:
     """Minibatch SGD on the k-step delay task, with full or truncated BPTT; one model or a stack.
 
@@ -202,6 +218,13 @@ def train_delay(
     Each update draws bits = ``rng.integers(0, 2, size=(batch_size, T, 2))``: every model sees the
     same input bits, each with its own delay's targets. ``n_test`` sequences from
     ``default_rng(12345)`` are scored every ``eval_every`` updates (the steps t >= k only).
+    n_scored: None scores (in the loss and the accuracy) every step t >= k; a number scores
+    only the last ``n_scored`` steps of each sequence, the same number for every delay
+    (it must be at most T - k for every k).
+    entry_term: False drops the entering state's term from W's truncated gradient, for every
+    model (``truncated_bptt``).
+    One update per batch: the gradient (full or truncated) of the whole sequences, summed
+    over their chunks; truncation here cuts the reach of the gradient, not the number of updates.
     """
     lead, _ = check_params(params)
     if len(lead) > 1:
@@ -217,11 +240,21 @@ def train_delay(
     if len(ks) != (lead or (1,))[0]:
         raise ValueError(f"k lists {len(ks)} delays for a stack of {lead[0]} models")
     _keep_factors(truncate, lead, T)  # checks truncate
+    if not isinstance(entry_term, (bool, np.bool_)):
+        raise ValueError(f"entry_term must be True or False, got {entry_term!r}")
+    if n_scored is not None:
+        n_scored = positive_int(n_scored, "n_scored")
+        longest = max((kk for kk in ks if isinstance(kk, (int, np.integer))), default=0)
+        if n_scored > T - longest:
+            raise ValueError(f"n_scored must be at most T - k = {T - longest}, got {n_scored}")
 
     def task(rng_: np.random.Generator, size: int):
         """Shared inputs X (size, T, 2); targets and masks per model, (K, size, T, 1)."""
         bits = rng_.integers(0, 2, size=(size, T, 2))
         parts = [make_delay_batch(bits, kk) for kk in ks]
+        if n_scored is not None:  # score the last n_scored steps only, for every delay
+            for _, _, mask in parts:
+                mask[: T - n_scored] = 0.0
         X = parts[0][0]
         if not lead:
             return X, parts[0][1], parts[0][2]
@@ -244,7 +277,7 @@ def train_delay(
     for n in range(1, n_updates + 1):
         X, D, mask = task(rng, batch_size)
         Y, cache = _forward(p, X, activation)
-        grads = truncated_bptt(p, cache, delay_delta_out(Y, D, mask), truncate)
+        grads = truncated_bptt(p, cache, delay_delta_out(Y, D, mask), truncate, entry_term)
         p = {name: p[name] - step[name] * grads[name] for name in PARAM_NAMES}
         if n % eval_every == 0 or n == n_updates:
             record(n)

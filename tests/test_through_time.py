@@ -249,3 +249,145 @@ def test_global_grad_norm():
     assert G.global_grad_norm(g) == pytest.approx(2.0 * np.sqrt(6 + 9 + 3 + 3 + 1))
     stacked = {k: np.stack([v, 2 * v]) for k, v in g.items()}
     np.testing.assert_allclose(G.global_grad_norm(stacked), [2.0 * np.sqrt(22), 4.0 * np.sqrt(22)])
+
+
+# --------------------------------------------------------------------------- n_scored
+def last_steps_mask(T, k, n_scored):
+    """The delay task's mask with only the last n_scored steps kept."""
+    mask = R.make_delay_batch(np.zeros((1, T, 2), dtype=int), k)[2]
+    mask[: T - n_scored] = 0.0
+    return mask
+
+
+def test_scoring_the_last_steps_is_the_gradient_of_their_loss():
+    p = start(6)
+    bits = np.random.default_rng(9).integers(0, 2, size=(3, 8, 2))
+    X, D, _ = R.make_delay_batch(bits, 2)
+    mask = last_steps_mask(8, 2, 3)  # steps 5, 6, 7 only
+    Y, cache = R.forward(p, X)
+    grads = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), None)
+    numeric = R.numerical_gradient(delay_loss_of(X, D, mask, "tanh"), p)
+    for k in R.PARAM_NAMES:
+        assert R.relative_error(grads[k], numeric[k]) < 1e-7, k
+
+
+@pytest.mark.parametrize("truncate", [None, 2])
+def test_train_delay_with_n_scored_steps_on_the_last_steps_loss(truncate):
+    p = start(7)
+    T, k, n_scored, batch = 9, 3, 4, 5
+    result = G.train_delay(
+        p, rng=np.random.default_rng(3), k=k, T=T, lr=0.3, n_updates=1, batch_size=batch,
+        truncate=truncate, eval_every=1, n_test=40, n_scored=n_scored,
+    )  # fmt: skip
+    mask = last_steps_mask(T, k, n_scored)
+    X, D, _ = R.make_delay_batch(np.random.default_rng(3).integers(0, 2, size=(batch, T, 2)), k)
+    Y, cache = R.forward(p, X)
+    grads = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), truncate)
+    for name in R.PARAM_NAMES:
+        np.testing.assert_allclose(result.params[name], p[name] - 0.3 * grads[name], rtol=1e-12)
+    # the accuracy scores the same last steps of the test sequences
+    bits = np.random.default_rng(12345).integers(0, 2, size=(40, T, 2))
+    X_test, D_test, _ = R.make_delay_batch(bits, k)
+    for params, acc in ((p, result.accuracy[0]), (result.params, result.accuracy[1])):
+        expected = G.delay_accuracy(R.forward(params, X_test)[0], D_test, mask)
+        assert acc == pytest.approx(expected)
+    # and differs from scoring every step t >= k (the loss of more steps, another step)
+    every = G.train_delay(
+        p, rng=np.random.default_rng(3), k=k, T=T, lr=0.3, n_updates=1, batch_size=batch,
+        truncate=truncate, eval_every=1, n_test=40,
+    )  # fmt: skip
+    assert R.relative_error(every.params["W"], result.params["W"]) > 1e-6
+
+
+def test_n_scored_is_the_same_for_every_delay_of_a_stack():
+    ms = [start(s) for s in (1, 2)]
+    stacked = G.train_delay(
+        R.stack_params(ms), rng=np.random.default_rng(4), k=[1, 4], T=8, n_updates=2,
+        batch_size=3, eval_every=2, n_test=20, n_scored=4,
+    )  # fmt: skip
+    for i, (p, k) in enumerate(zip(ms, [1, 4], strict=True)):
+        alone = G.train_delay(
+            p, rng=np.random.default_rng(4), k=k, T=8, n_updates=2, batch_size=3,
+            eval_every=2, n_test=20, n_scored=4,
+        )  # fmt: skip
+        np.testing.assert_allclose(stacked.params["W"][i], alone.params["W"], rtol=1e-10)
+        np.testing.assert_array_equal(stacked.accuracy[:, i], alone.accuracy)
+
+
+@pytest.mark.parametrize("n_scored", [0, -1, 6, 2.5, "4"])
+def test_bad_n_scored_is_refused(n_scored):
+    p = start(0)
+    with pytest.raises(ValueError, match="n_scored"):
+        G.train_delay(p, rng=np.random.default_rng(0), k=3, T=8, n_updates=1, n_scored=n_scored)
+
+
+# --------------------------------------------------------------------------- entry_term
+def frozen_entry_loss(params_ref, X, D, mask, tau):
+    """The held-state loss with W also held at params_ref where it multiplies the state that
+    enters a chunk: u[c] = x[c] W_in + z[c-1] W_ref + b at every chunk start c > 0 (tanh)."""
+    _, cache = R.forward(params_ref, X)
+    z_ref, W_ref = cache["z"].copy(), params_ref["W"].copy()
+
+    def loss(p):
+        total = 0.0
+        for a in range(0, X.shape[1], tau):
+            z = np.zeros((X.shape[0], W_ref.shape[0]))
+            zs = []
+            for t in range(a, min(a + tau, X.shape[1])):
+                if t == a:
+                    entering = z_ref[:, a - 1] @ W_ref if a > 0 else 0.0
+                else:
+                    entering = z @ p["W"]
+                z = np.tanh(X[:, t] @ p["W_in"] + entering + p["b"])
+                zs.append(z)
+            Y = R.sigmoid(np.stack(zs, axis=1) @ p["W_out"] + p["c"])
+            total += G.delay_loss(Y, D[:, a : a + tau], mask[a : a + tau])
+        return total
+
+    return loss
+
+
+@pytest.mark.parametrize("tau", [1, 2, 3, 7])
+def test_truncation_without_the_entry_term_is_the_gradient_of_the_frozen_entry_loss(tau):
+    p = start(8)
+    X, D, mask = R.random_delay_batch(np.random.default_rng(10), 3, 7, 1)
+    Y, cache = R.forward(p, X)
+    grads = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), tau, entry_term=False)
+    ref = {k: v.copy() for k, v in p.items()}
+    numeric = R.numerical_gradient(frozen_entry_loss(ref, X, D, mask, tau), p)
+    for k in R.PARAM_NAMES:
+        assert R.relative_error(grads[k], numeric[k]) < 1e-7, (k, tau)
+    kept = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), tau)
+    for k in ("W_in", "W_out", "b", "c"):  # only W's gradient changes
+        np.testing.assert_array_equal(grads[k], kept[k])
+    if tau < 7:  # with a cut, W's gradient loses the entering state's terms
+        assert R.relative_error(grads["W"], kept["W"]) > 1e-6
+
+
+def test_entry_term_per_model_in_a_stack_and_bad_values():
+    ms = [start(s) for s in range(3)]
+    S = R.stack_params(ms)
+    X, D, mask = R.random_delay_batch(np.random.default_rng(11), 4, 9, 2)
+    Y, cache = R.forward(S, X)
+    taus = [2, None, 4]
+    grads = G.truncated_bptt(S, cache, G.delay_delta_out(Y, D, mask), taus, entry_term=False)
+    for i, (p, tau) in enumerate(zip(ms, taus, strict=True)):
+        y, c = R.forward(p, X)
+        g = G.truncated_bptt(p, c, G.delay_delta_out(y, D, mask), tau, entry_term=False)
+        np.testing.assert_allclose(grads["W"][i], g["W"], rtol=1e-11, atol=1e-14)
+    for bad in (0, "no", None):
+        with pytest.raises(ValueError, match="entry_term"):
+            G.truncated_bptt(S, cache, G.delay_delta_out(Y, D, mask), taus, entry_term=bad)
+        with pytest.raises(ValueError, match="entry_term"):
+            G.train_delay(
+                ms[0], rng=np.random.default_rng(0), k=1, T=6, n_updates=1, entry_term=bad
+            )
+    one = G.train_delay(
+        ms[0], rng=np.random.default_rng(5), k=2, T=8, n_updates=3, batch_size=4, truncate=2,
+        eval_every=3, n_test=20, entry_term=False,
+    )  # fmt: skip
+    kept = G.train_delay(
+        ms[0], rng=np.random.default_rng(5), k=2, T=8, n_updates=3, batch_size=4, truncate=2,
+        eval_every=3, n_test=20,
+    )  # fmt: skip
+    assert R.relative_error(one.params["W"], kept.params["W"]) > 1e-6
