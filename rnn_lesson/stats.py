@@ -14,6 +14,9 @@ these few functions say how sure such a count is. They wrap ``scipy.stats``:
 - ``paired(first, second)``: the same runs (same seeds) under two settings, success or not
   in each: the exact McNemar test, a two-sided binomial test on the runs where the two
   settings disagree (the runs where they agree say nothing about which is better).
+- ``signed_rank(first, second)``: the same runs under two settings, a number per run (a
+  loss, say): the Wilcoxon signed-rank test on the per-run differences. It uses how far
+  and which way each run moved, so it can detect what a success count is too blunt to see.
 
 Each returns a small record whose ``str`` is the sentence a notebook prints.
 """
@@ -105,6 +108,32 @@ class Paired:
         )
 
 
+@dataclass(frozen=True)
+class SignedRank:
+    """The same n runs under two settings, a number per run, and the Wilcoxon signed-rank
+    test (two-sided p) on the differences; runs with equal numbers are left out of it."""
+
+    first: Spread
+    second: Spread
+    first_lower: int  # runs whose number is lower with the first setting
+    second_lower: int  # the reverse
+    p: float
+
+    @property
+    def detected(self) -> bool:
+        """A difference at the 5% level: p < 0.05."""
+        return self.p < 1 - CONFIDENCE
+
+    def __str__(self) -> str:
+        verdict = "a difference" if self.detected else "no difference detected"
+        return (
+            f"median {self.first.median:.3g} against {self.second.median:.3g}; lower with the "
+            f"first in {self.first_lower}, with the second in {self.second_lower} of "
+            f"{self.first.n} runs: Wilcoxon signed-rank test p = {self.p:.2g} "
+            f"({verdict} at the 5% level)"
+        )
+
+
 def rate(k: int, n: int) -> Rate:
     """k successes in n runs with the exact (Clopper-Pearson) 95% interval of the rate."""
     k, n = _count(k, "k"), _count(n, "n")
@@ -151,6 +180,24 @@ def paired(first, second) -> Paired:
 
         p = float(binomtest(only_first, only_first + only_second, 0.5).pvalue)
     return Paired(a, b, only_first, only_second, p)
+
+
+def signed_rank(first, second) -> SignedRank:
+    """Wilcoxon signed-rank test (two-sided) between two 1-D arrays of finite numbers over
+    the same runs, one number per run; runs where the two are equal are left out."""
+    a, b = spread(first), spread(second)  # (checks: non-empty 1-D arrays of finite numbers)
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"need two arrays over the same runs, got {first.shape} and {second.shape}"
+        )
+    first_lower, second_lower = int(np.sum(first < second)), int(np.sum(second < first))
+    p = 1.0
+    if first_lower + second_lower:
+        from scipy.stats import wilcoxon
+
+        p = float(wilcoxon(first, second, zero_method="wilcox").pvalue)
+    return SignedRank(a, b, first_lower, second_lower, p)
 
 
 def spread(values) -> Spread:

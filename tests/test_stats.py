@@ -113,3 +113,41 @@ def test_rate_of_counts_true_entries():
 def test_bad_input_says_what_is_allowed(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+def signed_rank_by_hand(d):
+    """Exact two-sided signed-rank p for differences d (no zeros, no ties): under "no
+    difference" each |d| gets its sign by a fair coin; p is the share of the 2**n sign
+    patterns whose sum of positive ranks is at least as far from its mean as the one seen."""
+    ranks = np.argsort(np.argsort(np.abs(d))) + 1
+    seen = ranks[d > 0].sum()
+    signs = (np.arange(2**d.size)[:, None] >> np.arange(d.size)) & 1  # every sign pattern
+    sums = signs @ ranks
+    mean = ranks.sum() / 2
+    return np.mean(np.abs(sums - mean) >= abs(seen - mean) - 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_signed_rank_is_the_exact_wilcoxon_test(seed):
+    rng = np.random.default_rng(seed)
+    first = rng.normal(size=10)
+    second = first + rng.normal(0.5, 1.0, size=10)  # same runs, shifted: paired
+    r = stats.signed_rank(first, second)
+    assert r.p == pytest.approx(signed_rank_by_hand(first - second), rel=1e-9)
+    assert (r.first_lower, r.second_lower) == (np.sum(first < second), np.sum(second < first))
+    assert r.first.median == pytest.approx(np.median(first), rel=1e-12) and r.first.n == 10
+    assert r.second.median == pytest.approx(np.median(second), rel=1e-12)
+    assert r.detected == (r.p < 0.05)
+
+
+def test_signed_rank_prints_medians_counts_and_verdict():
+    r = stats.signed_rank(np.arange(1.0, 9.0), np.arange(1.0, 9.0) + 1)  # 8 of 8 lower: p = 2/256
+    assert str(r) == (
+        "median 4.5 against 5.5; lower with the first in 8, with the second in 0 of 8 runs: "
+        "Wilcoxon signed-rank test p = 0.0078 (a difference at the 5% level)"
+    )
+    assert stats.signed_rank([1.0, 2.0], [1.0, 2.0]).p == 1.0  # no run differs: nothing to test
+    with pytest.raises(ValueError, match="same runs"):
+        stats.signed_rank([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        stats.signed_rank([1.0, np.inf], [1.0, 2.0])
