@@ -1,5 +1,8 @@
 """Weight initializers (重みの初期値): normal with a fixed std, Xavier, He.
 
+"Xavier" here is the fan-in form, std 1/sqrt(n_in) (LeCun's scaling); Glorot and Bengio's
+original, variance 2 / (n_in + n_out), is not used.
+
 All draw from a ``numpy.random.Generator`` that the caller passes in, so a seed
 fixes every weight.
 """
