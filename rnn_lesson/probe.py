@@ -17,6 +17,7 @@ step each state was computed at, (N,) of 0/1 (``adder.sequences`` gives it).
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .checks import positive_int
 
@@ -40,7 +41,10 @@ def fit_probe(Z: np.ndarray, carry: np.ndarray) -> tuple[np.ndarray, float]:
     """Least squares: the w (H,) and bias that make z w + bias closest to 2 carry - 1."""
     Z, carry = _check_states(Z, carry)
     A = np.hstack([Z, np.ones((Z.shape[0], 1))])
-    coef = np.linalg.lstsq(A, 2.0 * carry - 1.0, rcond=None)[0]
+    # one BLAS thread: a problem this small gains nothing from more, and on a busy machine
+    # OpenBLAS threads waiting for each other made each fit some 10 times slower
+    with threadpool_limits(1):
+        coef = np.linalg.lstsq(A, 2.0 * carry - 1.0, rcond=None)[0]
     return coef[:-1], float(coef[-1])
 
 

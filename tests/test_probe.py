@@ -23,6 +23,16 @@ def test_probe_and_unit_signs_on_the_handmade_adder():
     assert agreement[0] < 1 and agreement[2] < 1
 
 
+def test_fit_probe_is_the_least_squares_fit():
+    rng = np.random.default_rng(5)
+    Z = rng.standard_normal((3000, 16))
+    carry = (Z[:, 3] - Z[:, 7] + 0.3 * rng.standard_normal(3000) > 0).astype(int)
+    w, bias = R.fit_probe(Z, carry)
+    A = np.hstack([Z, np.ones((3000, 1))])
+    coef = np.linalg.lstsq(A, 2.0 * carry - 1.0, rcond=None)[0]
+    assert np.allclose(w, coef[:-1], atol=1e-12) and np.isclose(bias, coef[-1], atol=1e-12)
+
+
 def test_unit_signs_polarity():
     Z = np.array([[1.0, -1.0], [-1.0, 1.0], [2.0, -3.0]])
     agreement, polarity = R.unit_signs(Z, np.array([1, 0, 1]))
