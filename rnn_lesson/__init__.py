@@ -42,12 +42,14 @@ from .model import (
 from .probe import (
     fit_probe,
     full_adder,
+    input_reader,
     kmeans,
     minimize,
     pca,
     probe_predict,
     read_automaton,
     unit_signs,
+    unit_thresholds,
 )
 from .train import TrainResult, train
 
@@ -76,6 +78,7 @@ __all__ = [
     "init_params",
     "init_weight",
     "int_to_bits",
+    "input_reader",
     "kmeans",
     "loss",
     "make_batch",
@@ -100,5 +103,6 @@ __all__ = [
     "tanh",
     "train",
     "unit_signs",
+    "unit_thresholds",
     "unstack_params",
 ]

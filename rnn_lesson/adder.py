@@ -141,15 +141,29 @@ def exact_share(params: Params, X: np.ndarray, D: np.ndarray, activation: str = 
     return float(out) if np.ndim(out) == 0 else out
 
 
-def carry_chain_pairs(k: int) -> list[tuple[int, int]]:
-    """The two hardest sums of k-bit numbers: a carry has to travel through all k bits.
+def carry_chain_pairs(k: int, rng: np.random.Generator | None = None) -> list[tuple[int, int]]:
+    """Sums of k-bit numbers that make the network keep one bit, carry or no carry, for k steps.
 
-    (2**k - 1) + 1: the carry made at bit 0 ripples up through k - 1 ones;
-    (2**k - 1) + (2**k - 1): a carry out of every bit, and every sum bit from 1 on is 1.
+    Where the input is (1, 0) or (0, 1), the carry out equals the carry in: the network must
+    pass on what it holds. (Where it is (1, 1) or (0, 0) the carry is made or cleared anew,
+    so (2**k - 1) + (2**k - 1), a carry out of every bit, asks for no memory at all.)
+
+    (2**k - 1) + 1: a carry made at bit 0 is passed on through k - 1 steps of (1, 0);
+    (2**k - 1) + 0: "no carry" is kept through k steps of (1, 0).
+    With ``rng``, two more: the same with bits 1 to k - 1 a random mix of (1, 0) and (0, 1),
+    a = 2 r + 1, b = 2 (2**(k-1) - 1 - r) + 1 (sum 2**k) and a = 2 r, b = 2 (2**(k-1) - 1 - r)
+    (sum 2**k - 2), for a random (k - 1)-bit r.
     """
     k = positive_int(k, "k")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be None or a numpy.random.Generator, got {type(rng).__name__}")
     ones = 2**k - 1
-    return [(ones, 1), (ones, ones)]
+    pairs = [(ones, 1), (ones, 0)]
+    if rng is not None:
+        r = bit_array_to_int(rng.integers(0, 2, k - 1)) if k > 1 else 0
+        flip = 2 ** (k - 1) - 1 - r  # the other bit of every pair: (1, 0) where r has 1
+        pairs += [(2 * r + 1, 2 * flip + 1), (2 * r, 2 * flip)]
+    return pairs
 
 
 def handmade_adder(activation: str = "tanh", gain: float | None = None) -> Params:
@@ -163,8 +177,9 @@ def handmade_adder(activation: str = "tanh", gain: float | None = None) -> Param
         Unit 2 is the carry; the next step reads it back as (1 + z_2) / 2. At t = 0,
         z[-1] = 0 reads as carry 1/2, so the thresholds sit at k - 1/4, not k - 1/2.
     sigmoid (3 units): z_k = sigmoid(gain (s - k + 1/2)), about 1 or 0; z[-1] = 0 is "no carry".
-    relu (4 units): r_j = relu(s - j), j = 0..3, exact for whole s; [s >= k] = r_{k-1} - r_k,
-        so carry = r_1 - r_2 and sum bit = r_0 - 2 r_1 + 2 r_2 - r_3.
+    relu (3 units): r_j = relu(s - j), j = 0, 1, 2, exact for whole s; [s >= k] = r_{k-1} - r_k,
+        so carry = r_1 - r_2 and sum bit = s - 2 carry = r_0 - 2 r_1 + 2 r_2 (a fourth unit
+        relu(s - 3) would always be 0, since s <= 3).
 
     gain: the slope of the threshold units (tanh 20, sigmoid 20 by default; unused for relu).
     The output is y = sigmoid(10 (2 * sum bit - 1)), about 0.99995 or 0.00005.
@@ -195,11 +210,11 @@ def handmade_adder(activation: str = "tanh", gain: float | None = None) -> Param
         c = np.array([-v])
     else:  # relu
         # u_j = a + b + (r_1 - r_2)[t-1] - j: s - j, with the carry r_1 - r_2 fed back
-        W_in = np.ones((2, 4))
-        W = np.zeros((4, 4))
+        W_in = np.ones((2, 3))
+        W = np.zeros((3, 3))
         W[1, :], W[2, :] = 1.0, -1.0
-        b = np.array([0.0, -1.0, -2.0, -3.0])
-        # 2 * sum bit - 1 = 2 (r_0 - 2 r_1 + 2 r_2 - r_3) - 1
-        W_out = 2 * v * np.array([[1.0], [-2.0], [2.0], [-1.0]])
+        b = np.array([0.0, -1.0, -2.0])
+        # 2 * sum bit - 1 = 2 (r_0 - 2 r_1 + 2 r_2) - 1
+        W_out = 2 * v * np.array([[1.0], [-2.0], [2.0]])
         c = np.array([-v])
     return {"W_in": W_in, "W": W, "W_out": W_out, "b": b, "c": c}

@@ -5,7 +5,9 @@ step each state was computed at, (N,) of 0/1 (``adder.sequences`` gives it).
 
 - ``fit_probe`` / ``probe_predict``: a linear probe, a least-squares fit of w, bias with
   z w + bias = +1 where carry = 1 and -1 where carry = 0; its prediction is the sign.
-- ``unit_signs``: for every single unit j, how often the sign of z_j says the carry.
+- ``unit_signs``: for every single unit j, how often the sign of z_j says the carry;
+  ``unit_thresholds``: the same at the best threshold for each unit, not only at 0.
+- ``input_reader``: a baseline that sees no hidden state, only the last m input pairs.
 - ``pca``: principal component analysis (主成分分析) of Z.
 - ``kmeans`` and ``transitions``: hidden states grouped into a few clusters, and which
   cluster follows which for each input pair: the network read as an automaton.
@@ -15,6 +17,7 @@ step each state was computed at, (N,) of 0/1 (``adder.sequences`` gives it).
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .checks import positive_int
 
@@ -38,7 +41,10 @@ def fit_probe(Z: np.ndarray, carry: np.ndarray) -> tuple[np.ndarray, float]:
     """Least squares: the w (H,) and bias that make z w + bias closest to 2 carry - 1."""
     Z, carry = _check_states(Z, carry)
     A = np.hstack([Z, np.ones((Z.shape[0], 1))])
-    coef = np.linalg.lstsq(A, 2.0 * carry - 1.0, rcond=None)[0]
+    # one BLAS thread: a problem this small gains nothing from more, and on a busy machine
+    # OpenBLAS threads waiting for each other made each fit some 10 times slower
+    with threadpool_limits(1):
+        coef = np.linalg.lstsq(A, 2.0 * carry - 1.0, rcond=None)[0]
     return coef[:-1], float(coef[-1])
 
 
@@ -58,6 +64,63 @@ def unit_signs(Z: np.ndarray, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray
     same = ((Z > 0) == (carry[:, None] == 1)).mean(axis=0)
     polarity = np.where(same >= 0.5, 1, -1)
     return np.maximum(same, 1.0 - same), polarity
+
+
+def unit_thresholds(Z: np.ndarray, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How well one unit gives the carry at its best threshold: [z_j > theta] or its opposite.
+
+    returns agreement (H,), the largest share of states any threshold theta (either way
+    round) gets right, and theta (H,), a threshold that reaches it (midway between two
+    neighbouring values of z_j, or below all of them). ``unit_signs`` is theta = 0.
+    """
+    Z, carry = _check_states(Z, carry)
+    N = Z.shape[0]
+    order = np.argsort(Z, axis=0, kind="stable")  # (N, H)
+    zs = np.take_along_axis(Z, order, axis=0)
+    ones = carry[order]  # the carry of the states in that order, per unit
+    # cut after the i-th smallest value (i = 0..N): predict 1 above the cut
+    ones_below = np.vstack([np.zeros((1, Z.shape[1]), dtype=int), np.cumsum(ones, axis=0)])
+    zeros_below = np.arange(N + 1)[:, None] - ones_below
+    right = (zeros_below + ones.sum(axis=0) - ones_below) / N  # (N + 1, H)
+    right = np.maximum(right, 1.0 - right)
+    # a cut between two equal values is no threshold: only cuts where the value changes
+    valid = np.vstack(
+        [np.ones((1, Z.shape[1]), bool), zs[1:] > zs[:-1], np.ones((1, Z.shape[1]), bool)]
+    )
+    right = np.where(valid, right, -1.0)
+    best = right.argmax(axis=0)
+    padded = np.vstack([zs[:1] - 1.0, zs, zs[-1:] + 1.0])  # values below and above all states
+    cols = np.arange(Z.shape[1])
+    theta = (padded[best, cols] + padded[best + 1, cols]) / 2
+    return right[best, cols], theta
+
+
+def input_reader(X: np.ndarray, carry: np.ndarray, m: int, fit, test) -> float:
+    """A baseline with no hidden state: it guesses the carry from the last m input pairs alone.
+
+    X (batch, T, 2) inputs, carry (batch, T) the true carries; steps before the start count as
+    a pair of their own. For every pattern of the last m pairs the reader answers the carry
+    seen most often with it in the sums ``fit`` (a slice or index), and is scored on the sums
+    ``test``. returns the share of the steps of ``test`` it gets right. On long random sums
+    it approaches 1 - 2**-(m + 1): it is wrong only when all m pairs are (1, 0) or (0, 1).
+    """
+    X, carry = np.asarray(X), np.asarray(carry)
+    if X.ndim != 3 or X.shape[-1] != 2 or carry.shape != X.shape[:2]:
+        raise ValueError(
+            f"X must be (batch, T, 2) and carry (batch, T), got {X.shape}, {carry.shape}"
+        )
+    m = positive_int(m, "m")
+    pair = 1 + (X[..., 0] + 2 * X[..., 1]).astype(int)  # 1..4; 0: before the start
+    code = np.zeros(carry.shape, dtype=np.int64)
+    for back in range(m):
+        shifted = np.zeros_like(pair)
+        shifted[:, back:] = pair[:, : pair.shape[1] - back]
+        code = code * 5 + shifted
+    patterns = 5**m
+    seen = np.bincount(code[fit].ravel(), minlength=patterns)
+    with_carry = np.bincount(code[fit].ravel(), weights=carry[fit].ravel(), minlength=patterns)
+    guess = (2 * with_carry > seen).astype(int)  # the majority; no carry on a tie or if unseen
+    return float(np.mean(guess[code[test]] == carry[test]))
 
 
 def pca(Z: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu")
 def test_handmade_adder_is_small_and_exact_on_all_pairs(activation):
     params = R.handmade_adder(activation)
     lead, H = R.check_params(params)
-    assert lead == () and H <= 4
+    assert lead == () and H == 3  # threshold units at 1, 2, 3 (relu: s - 0, s - 1, s - 2)
     for T in (2, 8, 10):  # every pair a, b < 2**(T - 1)
         assert R.evaluate_all_pairs(params, activation, T)[1] == 1.0
 
@@ -25,7 +25,11 @@ def test_handmade_adder_is_exact_on_thousands_of_bits(activation):
     params = R.handmade_adder(activation)
     rng = random.Random(0)
     pairs = [(rng.getrandbits(n), rng.getrandbits(n)) for n in (1, 7, 62, 63, 64, 100, 2000, 5000)]
-    pairs += [pair for k in (1, 2, 63, 2000, 5000) for pair in R.carry_chain_pairs(k)]
+    pairs += [
+        pair
+        for k in (1, 2, 63, 2000, 5000)
+        for pair in R.carry_chain_pairs(k, np.random.default_rng(k))
+    ]
     pairs += [(0, 0), (0, 1), (1, 0), (2**5000, 0), (0, 2**4999 + 1)]
     for a, b in pairs:
         assert R.rnn_add(params, a, b, activation) == a + b
@@ -138,9 +142,23 @@ def test_exact_share_matches_accuracy_of_forward():
 
 
 def test_carry_chain_pairs():
-    assert R.carry_chain_pairs(3) == [(7, 1), (7, 7)]
+    assert R.carry_chain_pairs(3) == [(7, 1), (7, 0)]
+    assert R.carry_chain_pairs(1) == [(1, 1), (1, 0)]
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 3, 10, 300):
+        pairs = R.carry_chain_pairs(k, rng)
+        assert len(pairs) == 4 and all(max(a, b) < 2**k for a, b in pairs)
+        (a1, b1), (a0, b0) = pairs[2:]
+        assert a1 + b1 == 2**k and a0 + b0 == 2**k - 2  # the carry (or none) goes all the way
+        assert a1 & 1 and b1 & 1 and not (a0 & 1 or b0 & 1)  # made (or not) at bit 0
+        assert (a1 >> 1) ^ (b1 >> 1) == 2 ** (k - 1) - 1  # then only (1, 0) and (0, 1)
+        assert (a0 >> 1) ^ (b0 >> 1) == 2 ** (k - 1) - 1
+    mixed = R.carry_chain_pairs(300, np.random.default_rng(1))[2]
+    assert 0 < bin(mixed[0] >> 1).count("1") < 299  # a mix, not a run of one kind
     with pytest.raises(ValueError):
         R.carry_chain_pairs(0)
+    with pytest.raises(ValueError, match="Generator"):
+        R.carry_chain_pairs(3, 1)
 
 
 def test_bit_arrays_round_trip():

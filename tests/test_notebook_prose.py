@@ -12,11 +12,9 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 MAX_WORDS = 3000
 FIRST_RESULT_WORDS = 400
-# Still over the limit: its rewrite is issue 23 (08). strict: this test
-# fails as soon as one of them fits, so the mark cannot outlive the rewrite.
-NOT_YET = {
-    "08_what_it_learned.ipynb": "issue 23",
-}
+# Notebooks still over the limit, each with the issue that rewrites it; marked strict xfail,
+# so a mark cannot outlive its rewrite. None now.
+NOT_YET: dict[str, str] = {}
 
 DETAILS = re.compile(r"<details>.*?</details>", re.S | re.I)
 

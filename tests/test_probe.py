@@ -23,10 +23,52 @@ def test_probe_and_unit_signs_on_the_handmade_adder():
     assert agreement[0] < 1 and agreement[2] < 1
 
 
+def test_fit_probe_is_the_least_squares_fit():
+    rng = np.random.default_rng(5)
+    Z = rng.standard_normal((3000, 16))
+    carry = (Z[:, 3] - Z[:, 7] + 0.3 * rng.standard_normal(3000) > 0).astype(int)
+    w, bias = R.fit_probe(Z, carry)
+    A = np.hstack([Z, np.ones((3000, 1))])
+    coef = np.linalg.lstsq(A, 2.0 * carry - 1.0, rcond=None)[0]
+    assert np.allclose(w, coef[:-1], atol=1e-12) and np.isclose(bias, coef[-1], atol=1e-12)
+
+
 def test_unit_signs_polarity():
     Z = np.array([[1.0, -1.0], [-1.0, 1.0], [2.0, -3.0]])
     agreement, polarity = R.unit_signs(Z, np.array([1, 0, 1]))
     assert np.array_equal(agreement, [1.0, 1.0]) and np.array_equal(polarity, [1, -1])
+
+
+def test_unit_thresholds_find_the_best_cut_either_way_round():
+    Z = np.array([[0.3, 5.0], [0.7, 1.0], [0.9, 3.0], [0.1, 2.0]])
+    carry = np.array([0, 1, 1, 0])
+    agreement, theta = R.unit_thresholds(Z, carry)
+    assert np.allclose(agreement, [1.0, 0.75]) and np.isclose(theta[0], 0.5)
+    assert np.array_equal(Z[:, 0] > theta[0], carry == 1)  # unit 1: a cut at 0.5, not at 0
+    signs, _ = R.unit_signs(Z, carry)
+    assert signs[0] == 0.5  # every z > 0: the sign alone says nothing
+    flipped, _ = R.unit_thresholds(-Z, carry)  # the opposite way round is as good
+    assert np.allclose(flipped, agreement)
+    tied, _ = R.unit_thresholds(np.zeros((4, 1)), carry)  # one value: no cut between equal z
+    assert tied[0] == 0.5
+    X, Y, Zh, carry_h = handmade_states()
+    best, _ = R.unit_thresholds(Zh.reshape(-1, 3), carry_h.ravel())
+    assert best[1] == 1.0 and np.all(best >= R.unit_signs(Zh.reshape(-1, 3), carry_h.ravel())[0])
+
+
+def test_input_reader_approaches_its_formula_and_cannot_see_far():
+    X, _, carry = R.random_sequences(np.random.default_rng(2), 2000, 200)
+    fit, test = slice(0, 1000), slice(1000, 2000)
+    for m in (1, 2, 3):
+        assert abs(R.input_reader(X, carry, m, fit, test) - (1 - 2.0 ** -(m + 1))) < 0.01
+    a_bits = np.ones((2, 40), dtype=int)
+    b_bits = np.zeros((2, 40), dtype=int)
+    b_bits[0, 0] = 1  # (2**40 - 1) + 1 and (2**40 - 1) + 0: the same last inputs from bit 1 on
+    X2, _, carry2 = R.sequences(a_bits, b_bits)
+    right = R.input_reader(X2, carry2, 3, [0, 1], [0, 1])
+    assert 0.5 <= right < 0.6  # on the long run of (1, 0) it can answer only one way
+    with pytest.raises(ValueError, match="carry"):
+        R.input_reader(X2, carry2[:, :3], 1, [0], [1])
 
 
 def test_pca():
