@@ -50,12 +50,9 @@ class Rate:
         )
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Two rates and Fisher's exact test between them (two-sided p)."""
+class _Test:
+    """What the three tests below share: a two-sided p, and the verdict at the 5% level."""
 
-    first: Rate
-    second: Rate
     p: float
 
     @property
@@ -63,11 +60,23 @@ class Comparison:
         """A difference at the 5% level: p < 0.05."""
         return self.p < 1 - CONFIDENCE
 
+    @property
+    def verdict(self) -> str:
+        return "a difference" if self.detected else "no difference detected"
+
+
+@dataclass(frozen=True)
+class Comparison(_Test):
+    """Two rates and Fisher's exact test between them (two-sided p)."""
+
+    first: Rate
+    second: Rate
+    p: float
+
     def __str__(self) -> str:
-        verdict = "a difference" if self.detected else "no difference detected"
         return (
             f"{self.first.k} of {self.first.n} against {self.second.k} of {self.second.n}: "
-            f"Fisher's exact test p = {self.p:.2g} ({verdict} at the 5% level)"
+            f"Fisher's exact test p = {self.p:.2g} ({self.verdict} at the 5% level)"
         )
 
 
@@ -85,7 +94,7 @@ class Spread:
 
 
 @dataclass(frozen=True)
-class Paired:
+class Paired(_Test):
     """The same n runs under two settings, and the exact McNemar test (two-sided p)."""
 
     first: Rate
@@ -94,22 +103,16 @@ class Paired:
     only_second: int  # the reverse
     p: float
 
-    @property
-    def detected(self) -> bool:
-        """A difference at the 5% level: p < 0.05."""
-        return self.p < 1 - CONFIDENCE
-
     def __str__(self) -> str:
-        verdict = "a difference" if self.detected else "no difference detected"
         return (
             f"{self.first.k} of {self.first.n} against {self.second.k} of {self.second.n}; "
             f"{self.only_first} only with the first, {self.only_second} only with the second: "
-            f"exact McNemar test p = {self.p:.2g} ({verdict} at the 5% level)"
+            f"exact McNemar test p = {self.p:.2g} ({self.verdict} at the 5% level)"
         )
 
 
 @dataclass(frozen=True)
-class SignedRank:
+class SignedRank(_Test):
     """The same n runs under two settings, a number per run, and the Wilcoxon signed-rank
     test (two-sided p) on the differences; runs with equal numbers are left out of it."""
 
@@ -119,18 +122,12 @@ class SignedRank:
     second_lower: int  # the reverse
     p: float
 
-    @property
-    def detected(self) -> bool:
-        """A difference at the 5% level: p < 0.05."""
-        return self.p < 1 - CONFIDENCE
-
     def __str__(self) -> str:
-        verdict = "a difference" if self.detected else "no difference detected"
         return (
             f"median {self.first.median:.3g} against {self.second.median:.3g}; lower with the "
             f"first in {self.first_lower}, with the second in {self.second_lower} of "
             f"{self.first.n} runs: Wilcoxon signed-rank test p = {self.p:.2g} "
-            f"({verdict} at the 5% level)"
+            f"({self.verdict} at the 5% level)"
         )
 
 
