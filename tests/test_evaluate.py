@@ -261,9 +261,10 @@ def test_relu_is_walked_in_float64_since_its_float32_loss_can_be_far_off():
 
 
 def blas_threads():
-    from threadpoolctl import threadpool_info
-
-    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    """Threads of the BLAS libraries the evaluation controls: those loaded when it first ran
+    (numpy's; a library loaded later, such as scipy's own OpenBLAS, computes no product of
+    the walk, and finding it anew at every evaluation would cost more than the walk)."""
+    return [i["num_threads"] for i in evaluate._blas_controller().info() if i["user_api"] == "blas"]
 
 
 def test_the_walk_runs_blas_on_one_thread_and_gives_the_threads_back(monkeypatch):
