@@ -94,6 +94,7 @@ PYTEST_WITHOUT_IRI_CHECKS = (
 # CPU time in all, with the same peak memory. Where an array lives does not change what is
 # computed: every notebook gives the same outputs.
 # (Other C libraries ignore these variables; a value set by the caller wins.)
+ARM_CELL_TIMEOUT = 7200  # seconds per cell in the ARM worlds
 MALLOC_KEEPS_FREED_MEMORY = {
     "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
     "MALLOC_TRIM_THRESHOLD_": str(64 * 2**20),
@@ -187,8 +188,15 @@ def run_world(
             config.parent.mkdir(parents=True)
             config.write_text("c.InlineBackend.figure_formats = set()\n")
             env["IPYTHONDIR"] = ipython_dir
-        if arm:  # with each cell's time, to tell each notebook's (13 times the native one)
-            cmd = arm_world.inside([*cmd, "--durations=0", "--durations-min=0"], env)
+        if arm:  # with each cell's time, to tell each notebook's (13 times the native one),
+            # and more time per cell than nbval's 2,000 s: on a busy machine 05's sweep,
+            # 1,230 s of CPU under emulation, ran past that
+            extra = [
+                f"--nbval-cell-timeout={ARM_CELL_TIMEOUT}",
+                "--durations=0",
+                "--durations-min=0",
+            ]
+            cmd = arm_world.inside([*cmd, *extra], env)
         run = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     last = (run.stdout.strip().splitlines() or ["(no output)"])[-1].strip("= ")

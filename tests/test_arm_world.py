@@ -142,3 +142,24 @@ def test_each_notebooks_time_and_the_cpu_time_are_read_from_the_output(arm):
         text=True,
     )
     assert done.returncode == 3 and re.fullmatch(r"CPU time \d+ s\n", done.stderr)
+
+
+def test_an_arm_world_gives_each_cell_more_time_than_nbvals_default(runner, monkeypatch, tmp_path):
+    """Under emulation on a busy machine, notebook 05's sweep ran past nbval's 2,000 s."""
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen["cmd"] = cmd
+        return subprocess.CompletedProcess(cmd, 0, "1 passed\n", "")
+
+    monkeypatch.setattr(runner.arm_world, "ROOTFS", tmp_path)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(runner.arm_world, "inside", lambda cmd, env: cmd)
+    monkeypatch.setattr(runner, "describe", lambda env, arm=False: "")
+    monkeypatch.setattr(runner.arm_world, "notebook_times", lambda text: "")
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    runner.run_world("arm64", {}, ["notebooks/05_experiments.ipynb"], side_by_side=False)
+    assert f"--nbval-cell-timeout={runner.ARM_CELL_TIMEOUT}" in seen["cmd"]
+    assert runner.ARM_CELL_TIMEOUT > 2000
+    runner.run_world("nehalem", {}, ["notebooks/05_experiments.ipynb"], side_by_side=False)
+    assert not any("cell-timeout" in part for part in seen["cmd"])  # x86 keeps nbval's default
