@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
 
-.PHONY: lab test arm-worlds lint format bench execute lab-check clean classroom classroom-check \
+.PHONY: lab lab-ja translations japanese test arm-worlds lint format bench execute lab-check clean classroom classroom-check \
 	classroom-venv classroom-deps classroom-teacher classroom-security-check classroom-kernel-race
 
 # Stamp files record what is installed, so a second run reinstalls nothing.
@@ -96,6 +96,21 @@ bench: $(VENV)/.installed-lab
 execute: $(VENV)/.installed-test
 	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
+	$(BIN)/python scripts/translate.py build
+
+# The Japanese edition (README.ja.md, scripts/translate.py): notebooks/ja/ is built from the
+# English notebooks and the catalogs translations/ja/*.po, one per notebook.
+#   make translations   the catalogs follow the English: new cells added, changed ones fuzzy
+#   make japanese       the catalogs and the English code and outputs -> notebooks/ja/
+#   make lab-ja         make lab, opening the Japanese notebook 01
+translations: $(VENV)/.installed-test
+	$(BIN)/python scripts/translate.py update
+
+japanese: $(VENV)/.installed-test
+	$(BIN)/python scripts/translate.py build
+
+lab-ja: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV))
+	$(BIN)/jupyter lab notebooks/ja/01_concept.ipynb $(LAB_ARGS)
 
 # Every notebook, and the explorer of notebook 06, in a real JupyterLab in headless Chromium
 # (scripts/check_in_lab.py; CI runs it after `make test`). Installs Chromium from the system's
@@ -117,6 +132,10 @@ lab-check: $(VENV)/.installed-lab $(call lab_overrides_in,$(VENV)) $(LABCHECK_VE
 	command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium \
 		|| { $(SUDO) apt-get update \
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	# a Japanese font, so that the screenshots of the Japanese notebook show its text
+	test -n "$$(fc-list :lang=ja 2>/dev/null)" \
+		|| { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends fonts-ipafont-gothic; }
 	$(LABCHECK_VENV)/bin/python scripts/check_in_lab.py --lab-python $(BIN)/python $(LAB_CHECK_ARGS)
 
 # A JupyterHub for a class (classroom/, docs/classroom.md): one login, server and kernel

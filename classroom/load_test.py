@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 HOST = "127.0.0.1"
 NOTEBOOK = "notebooks/01_concept.ipynb"
+JAPANESE_NOTEBOOK = "notebooks/ja/01_concept.ipynb"  # the Japanese edition's, copied too
 # The explorer's default change: what moving a slider of notebook 06 runs, with its defaults.
 # Timed inside the kernel (the printed marker) and end to end (request to reply).
 EXPLORER_IMPORT = "import time\nfrom rnn_lesson import widgets as W\n"
@@ -679,6 +680,29 @@ async def isolation_checks(hub: Hub, a: Student, b: Student) -> list[tuple[str, 
     return checks
 
 
+async def link_checks(hub: Hub, a: Student) -> list[tuple[str, bool, str]]:
+    """The links a teacher hands out: the hub's user-redirect link to the Japanese notebook
+    01 lands a signed-in student on their own copy of it."""
+    target = f"lab/tree/{JAPANESE_NOTEBOOK}"
+    path, final = f"/hub/user-redirect/{target}", None
+    for _ in range(10):
+        resp = await hub.request(a, "GET", path, auth="cookie")
+        final = resp.code
+        if resp.code not in (301, 302, 303, 307):
+            break
+        path = urljoin(hub.url(path), resp.headers["Location"])
+    landed = urlsplit(path).path.endswith(f"/user/{a.name}/{target}")
+    copy = await hub.request(a, "GET", f"/user/{a.name}/api/contents/{JAPANESE_NOTEBOOK}")
+    return [
+        (
+            f"{a.name}'s browser session -> /hub/user-redirect/{target}",
+            final == 200 and landed,
+            f"ends with HTTP {final} at {urlsplit(path).path}",
+        ),
+        (f"{a.name}'s copy has {JAPANESE_NOTEBOOK}", copy.code == 200, f"HTTP {copy.code}"),
+    ]
+
+
 def culler_running(hub_pid: int) -> bool:
     """Is jupyterhub_idle_culler running as a service the hub started?"""
 
@@ -840,6 +864,10 @@ async def run(args, hub_proc: subprocess.Popen, hub: Hub, names: list[str], t_en
         checks = await isolation_checks(hub, ok[0], ok[1])
     elif len(students) < 2:
         print("isolation checks need at least 2 students")
+    for what, fine, detail in await link_checks(hub, ok[0]) if ok else []:
+        print(f"{'ok  ' if fine else 'FAIL'} {what}: {detail}")
+        if not fine:  # a failure of that student's, so that the check fails
+            ok[0].failures.append(f"{what}: {detail}")
     hub_rss = 0
     for pid in pids_where(lambda p: hub_proc.pid in (p, parent_of(p)) and uid_of(p) == 0):
         hub_rss += memory_of(pid)[0]

@@ -43,7 +43,10 @@ what a learner sees in JupyterLab in a browser (headless Chromium, driven by Pla
    default 2; the longest first, by the times docs/classroom.md gives), waits until every cell
    has finished, and fails if a cell shows an error output (a traceback), text on stderr,
    "Error displaying widget" or an ipywidgets error view, or did not run; the FAIL line
-   names the notebook and the cell. INFO lines give each notebook's Run All time;
+   names the notebook and the cell. INFO lines give each notebook's Run All time. Then the
+   Japanese edition's notebook 01 (``ja/01_concept.ipynb``): Run All as above, every folded
+   answer opened by a click on its summary, and every link within the notebook clicked, each
+   to show its heading in view (a screenshot ``ja_answers_open.png`` is kept);
 4. checks that the browser consoles show no widget or comm errors (for a "Comm not found"
    error it prints that comm's life as the page recorded it: every comm opened and closed,
    by notebook; the whole record is saved as comm_trace.txt beside the screenshots); saves
@@ -88,6 +91,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 NOTEBOOK_06 = NOTEBOOKS / "06_explorer.ipynb"
+# The Japanese edition's notebook that is run and whose links and folded answers are clicked.
+JAPANESE_NB = NOTEBOOKS / "ja" / "01_concept.ipynb"
+JAPANESE = f"ja/{JAPANESE_NB.name}"
 EXPLORER_NB = "explorer_check.ipynb"
 UNRUN_06 = f"unrun/{NOTEBOOK_06.name}"
 TOKEN = "labcheck"
@@ -976,7 +982,7 @@ def run_order(names: list[str], seconds: dict[str, float]) -> list[str]:
 def check_notebook_result(page, name: str, seconds: float, shots: Path) -> None:
     problems = page.evaluate(JS_CELL_PROBLEMS, name)
     state = page.evaluate(JS_STATE, name)
-    stem = name.removesuffix(".ipynb")
+    stem = name.removesuffix(".ipynb").replace("/", "_")
     if problems:
         first = problems[0]
         activate(page, name)
@@ -1067,6 +1073,83 @@ def check_notebooks(
     return times
 
 
+# --- the Japanese edition: a notebook run, its contents links and folded answers clicked ----
+
+# Whether the heading a link (href "#...") points to is in the notebook's view.
+JS_HEADING_SHOWN = f"""([path, href]) => {{
+    const notebook = ({JS_PANEL})(path).content.node;
+    const id = decodeURIComponent(href.slice(1));
+    // the heading itself, or the anchor the Japanese edition puts in it (<a id="Setup">,
+    // which JupyterLab's sanitizer turns into data-jupyter-id)
+    const target = Array.from(notebook.querySelectorAll('[id], [data-jupyter-id]'))
+        .find(e => (e.id || e.dataset.jupyterId) === id);
+    if (!target) return 'no heading with that id on the page';
+    const h = target.closest('h1, h2, h3, h4, h5, h6') || target;
+    const r = h.getBoundingClientRect(), view = notebook.getBoundingClientRect();
+    return r.top >= view.top - 2 && r.bottom <= view.bottom ? 'shown'
+        : `heading at y ${{Math.round(r.top)}}, notebook shows ${{Math.round(view.top)}}`
+          + `-${{Math.round(view.bottom)}}`;
+}}"""
+
+
+def check_japanese(page, shots: Path) -> None:
+    """The Japanese notebook JAPANESE: opened, Run All without an error; every contents link
+    scrolls its heading into view; every folded answer opens when its summary is clicked."""
+    page.evaluate(
+        "async (p) => { await window.jupyterapp.commands.execute('docmanager:open', {path: p}); }",
+        JAPANESE,
+    )
+    wait_panel(page, JAPANESE)
+    t_click = run_all_from_menu(page, JAPANESE)
+    watch_run(page, JAPANESE)
+    page.wait_for_function("(p) => window.labcheck[p].done", arg=JAPANESE, timeout=180_000)
+    check_notebook_result(page, JAPANESE, (run_done(page, JAPANESE) - t_click) / 1000, shots)
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    folds = panel.locator(".jp-MarkdownOutput details")
+    n, opened = folds.count(), 0
+    for i in range(n):
+        fold = folds.nth(i)
+        fold.locator("summary").first.scroll_into_view_if_needed()
+        fold.locator("summary").first.click()
+        opened += fold.evaluate(
+            "d => d.open && d.innerText.length > d.querySelector('summary').innerText.length"
+        )
+    shot(page, shots, "ja_answers_open.png")
+    report(
+        n > 0 and opened == n,
+        f"{JAPANESE}: every folded answer opens",
+        f"{opened} of {n} opened, with text beyond the summary",
+    )
+    # after the answers are open: a link inside one is visible, and can be clicked
+    links = panel.locator('.jp-MarkdownOutput a[href^="#"]:not(.jp-InternalAnchorLink)')
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    wrong = []
+    for i, href in enumerate(hrefs):
+        try:
+            links.nth(i).scroll_into_view_if_needed(timeout=5_000)
+            links.nth(i).click(timeout=5_000)
+        except Exception as err:  # noqa: BLE001 - reported as a wrong link, with its reason
+            box = links.nth(i).evaluate("a => JSON.stringify(a.getBoundingClientRect())")
+            wrong.append(f"{href}: could not be clicked ({type(err).__name__}; box {box})")
+            continue
+        where = ""
+        for _ in range(15):  # the notebook may scroll smoothly: up to 3 s
+            page.wait_for_timeout(200)
+            where = page.evaluate(JS_HEADING_SHOWN, [JAPANESE, href])
+            if where == "shown":
+                break
+        if where != "shown":
+            wrong.append(f"{href}: {where}")
+    if wrong:
+        shot(page, shots, "ja_link_problem.png")
+    report(
+        bool(hrefs) and not wrong,
+        f"{JAPANESE}: every contents link scrolls to its Japanese heading",
+        f"{len(hrefs) - len(wrong)} of {len(hrefs)}" + (f"; {wrong[0]}" if wrong else ""),
+    )
+    shut_down_kernel(page, JAPANESE)
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -1125,6 +1208,8 @@ def main() -> int:
         shutil.copy(p, root / p.name)
     write_notebook(root / EXPLORER_NB, notebook_cells())
     shutil.copy(NOTEBOOK_06, root / UNRUN_06)
+    (root / "ja").mkdir()
+    shutil.copy(JAPANESE_NB, root / JAPANESE)
     port = free_port()
     log_path = tmp / "jupyterlab.log"
     proc: subprocess.Popen | None = None
@@ -1174,6 +1259,7 @@ def main() -> int:
                 browser, page = new_page(pw, "notebooks' page")
                 try:
                     times.update(check_notebooks(page, base, names, args.jobs, shots, stop))
+                    check_japanese(page, shots)
                 finally:
                     keep_trace(page, "notebooks' page")
                     browser.close()

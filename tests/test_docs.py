@@ -3,7 +3,10 @@
 A link is checked when it is relative (no scheme such as https:, no mailto:): its file must
 exist, and an anchor (#part) into a markdown file must be one of that file's headings, as
 GitHub makes them (lower case, punctuation dropped, spaces turned to hyphens). Links in the
-notebooks' markdown cells are checked the same way. Code (fenced blocks, indented blocks,
+notebooks' markdown cells are checked the same way, both editions; an anchor into a notebook
+must be one of its headings as JupyterLab makes them (the heading's text, spaces turned to
+hyphens, nothing dropped: ``## Two paths meet`` is ``#Two-paths-meet``,
+``## 準備`` is ``#準備``). Code (fenced blocks, indented blocks,
 `inline code`) is left out.
 """
 
@@ -17,8 +20,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-MARKDOWN = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "jupyterlab-settings/README.md"]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MARKDOWN = [
+    README,
+    ROOT / "README.ja.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "jupyterlab-settings/README.md",
+]
+NOTEBOOKS = [
+    *sorted((ROOT / "notebooks").glob("*.ipynb")),
+    *sorted((ROOT / "notebooks" / "ja").glob("*.ipynb")),  # the Japanese edition
+]
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
 
@@ -56,6 +67,30 @@ def anchors(path: Path) -> set[str]:
     return found
 
 
+def lab_anchor(heading: str) -> str:
+    """JupyterLab's id for a heading in a notebook: its rendered text, spaces turned to '-'."""
+    text = re.sub(r"`|\*\*|__|<[^>]*>", "", heading.strip())
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link keeps its text
+    return text.replace(" ", "-")
+
+
+def markdown_of(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def notebook_anchors(notebook: Path) -> set[str]:
+    found, fenced = set(), False
+    for line in markdown_of(notebook).splitlines():
+        fenced ^= line.lstrip().startswith("```")
+        m = None if fenced else re.match(r"#{1,6}\s+(.*?)\s*$", line)
+        if m:
+            found.add(lab_anchor(m.group(1)))
+        if not fenced:  # an explicit anchor, as the Japanese edition gives its headings
+            found.update(re.findall(r'<a id="([^"]+)">', line))
+    return found
+
+
 def links(text: str) -> list[str]:
     return LINK.findall(prose(text))
 
@@ -72,6 +107,8 @@ def broken(source: Path, text: str) -> list[str]:
         elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
             shown = resolved.relative_to(ROOT) if resolved.is_relative_to(ROOT) else resolved.name
             bad.append(f"{target}: no heading #{anchor} in {shown}")
+        elif anchor and resolved.suffix == ".ipynb" and anchor not in notebook_anchors(resolved):
+            bad.append(f"{target}: no heading #{anchor} in {resolved.name}")
     return bad
 
 
@@ -95,11 +132,21 @@ def test_every_relative_link_resolves(path):
     assert not broken(path, text)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_in_the_notebooks_resolves(path):
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    text = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    assert not broken(path, text)
+    assert not broken(path, markdown_of(path))
+
+
+def test_anchors_into_a_notebook_are_its_headings_as_jupyterlab_names_them(tmp_path):
+    notebook = tmp_path / "n.ipynb"
+    cells = ['## Two paths **meet**\n## <a id="Setup"></a>準備\n## The `R.train` loop']
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": cells}]}))
+    assert notebook_anchors(notebook) == {"Two-paths-meet", "Setup", "準備", "The-R.train-loop"}
+    text = "[a](#準備) [b](#Two-paths-meet) [c](#two-paths-meet) [d](n.ipynb#nope)"
+    assert broken(notebook, text) == [
+        "#two-paths-meet: no heading #two-paths-meet in n.ipynb",
+        "n.ipynb#nope: no heading #nope in n.ipynb",
+    ]
 
 
 def test_the_readme_fits_on_about_two_screens():
