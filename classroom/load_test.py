@@ -607,6 +607,18 @@ async def explorer_round(hub: Hub, students: list[Student], level: int, deadline
     await asyncio.gather(*tasks)
 
 
+async def browse(hub: Hub, a: Student, path: str) -> tuple[int, str]:
+    """GET ``path`` as a's browser would, with a's login cookie, following redirects (the
+    hub's OAuth, user-redirect): the last HTTP status and the URL it came from."""
+    url = hub.url(path)
+    for _ in range(10):
+        resp = await hub.request(a, "GET", url, auth="cookie")
+        if resp.code not in (301, 302, 303, 307):
+            break
+        url = urljoin(url, resp.headers["Location"])
+    return resp.code, url
+
+
 async def isolation_checks(hub: Hub, a: Student, b: Student) -> list[tuple[str, bool, str]]:
     """Can student a reach student b's server or files? Each check passes when refused."""
     checks = []
@@ -640,13 +652,7 @@ async def isolation_checks(hub: Hub, a: Student, b: Student) -> list[tuple[str, 
         )
     )
     # A browser: a's login cookie, following the redirects through the hub's OAuth.
-    path, final = f"/user/{b.name}/lab", None
-    for _ in range(10):
-        resp = await hub.request(a, "GET", path, auth="cookie")
-        final = resp.code
-        if resp.code not in (301, 302, 303, 307):
-            break
-        path = urljoin(hub.url(path), resp.headers["Location"])
+    final, _ = await browse(hub, a, f"/user/{b.name}/lab")
     checks.append(
         (
             f"{a.name}'s browser session -> /user/{b.name}/lab (following redirects)",
@@ -684,13 +690,7 @@ async def link_checks(hub: Hub, a: Student) -> list[tuple[str, bool, str]]:
     """The links a teacher hands out: the hub's user-redirect link to the Japanese notebook
     01 lands a signed-in student on their own copy of it."""
     target = f"lab/tree/{JAPANESE_NOTEBOOK}"
-    path, final = f"/hub/user-redirect/{target}", None
-    for _ in range(10):
-        resp = await hub.request(a, "GET", path, auth="cookie")
-        final = resp.code
-        if resp.code not in (301, 302, 303, 307):
-            break
-        path = urljoin(hub.url(path), resp.headers["Location"])
+    final, path = await browse(hub, a, f"/hub/user-redirect/{target}")
     landed = urlsplit(path).path.endswith(f"/user/{a.name}/{target}")
     copy = await hub.request(a, "GET", f"/user/{a.name}/api/contents/{JAPANESE_NOTEBOOK}")
     return [
