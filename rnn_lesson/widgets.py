@@ -206,7 +206,7 @@ def summarize(
     """The lines ``run_experiment`` returns, for one model or a stack of seeds:
 
     settings: ...
-    result:   k of n seeds reached 100% of all pairs, the median first at update m (...)
+    result:   k of n seeds reached 100% of all pairs, the median seed first at update m (...)
               at the end: every seed's share of all pairs right
     diverged: seed s at update d, ...            (only if some seed diverged)
     sample:   what the trained networks say a + b is
@@ -224,7 +224,9 @@ def summarize(
     n = len(models)
     firsts = [m["first"] for m in models]
     reached = [f for f in firsts if f is not None]
-    median = float(np.median([np.inf if f is None else f for f in firsts]))
+    # the median seed: with an even count the lower of the two middle seeds, so that the line
+    # names an update that was evaluated (np.median would average two seeds' updates)
+    median = sorted(np.inf if f is None else f for f in firsts)[(n - 1) // 2]
     noun = "seed" if n == 1 else "seeds"
     if n == 1:
         first = f", first at update {reached[0]:,}" if reached else ""

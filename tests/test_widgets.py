@@ -5,6 +5,7 @@ worker thread wait for it with ``Explorer.wait``.
 """
 
 import base64
+import dataclasses
 
 import matplotlib
 
@@ -87,13 +88,26 @@ def test_the_summary_counts_the_seeds_that_reached_100_percent():
     )
     assert lines[1].startswith(f"result:   {len(reached)} of 3 seeds reached 100% of all pairs")
     assert "(checked every 100 updates)" in lines[1]  # 10 evaluations in all
-    median = np.median([np.inf if f is None else f for f in firsts])
+    median = sorted(np.inf if f is None else f for f in firsts)[1]  # the 2nd of 3
     assert (f"median seed first at update {median:,.0f}" in lines[1]) == np.isfinite(median)
     ends = [f"{100 * a:.2f}%" for a in result.accuracy[-1]]
     assert lines[2] == "          at the end (update 1,000): " + ", ".join(ends)
     right = sum(a == 1.0 for a in result.accuracy[-1])
     assert lines[3].startswith(f"sample:   77 + 51 = 128: {right} of 3 networks say so")
     assert not any(line.startswith("diverged") for line in lines)
+
+
+def test_with_an_even_count_the_median_seed_is_a_seed_at_an_evaluated_update():
+    result, _ = W.run_experiment(n_updates=400, n_seeds=4, seed=0)
+    acc = np.zeros_like(result.accuracy)
+    for k, i in enumerate((2, 4, 6, 9)):  # the seeds reach 100% at these evaluations, and stay
+        acc[i:, k] = 1.0
+    text = W.summarize(dataclasses.replace(result, accuracy=acc), "crafted", eval_every=40)
+    u = result.updates
+    # the 2nd of the 4 seeds (the lower median): update u[4], where np.median would have said
+    # (u[4] + u[6]) / 2, an update no evaluation saw
+    want = f"4 of 4 seeds reached 100% of all pairs, the median seed first at update {u[4]:,}"
+    assert want in text and u[4] != (u[4] + u[6]) / 2
 
 
 def test_one_seed_is_one_run_as_before():
