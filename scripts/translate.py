@@ -105,10 +105,10 @@ def update(notebook: Path) -> polib.POFile:
     for cid, english in markdown_cells(read_notebook(notebook)):
         entry = by_id.get(cid) or polib.POEntry(msgctxt=cid, msgid=english, msgstr="")
         if entry.msgid != english:
-            if entry.msgstr:
+            if entry.msgstr and "fuzzy" not in entry.flags:
+                # the English the translation was made from (kept if it changes again)
                 entry.previous_msgid = entry.msgid
-                if "fuzzy" not in entry.flags:
-                    entry.flags.append("fuzzy")
+                entry.flags.append("fuzzy")
             entry.msgid = english
         entry.occurrences = [(f"notebooks/{notebook.name}", cid)]
         po.append(entry)

@@ -183,9 +183,13 @@ def test_a_changed_english_cell_is_named_until_its_translation_is_updated(copy):
         "was translated"
     ]
     # `update` keeps the old translation, marked fuzzy, beside the old English
+    translated_from = next(e.msgid for e in entries(copy) if e.msgctxt == cid)
     po = translate.update(copy)
+    po.save(str(translate.catalog_path(copy)))
+    edit_english(copy, 2, "The English changed again before anyone translated it.")
+    po = translate.update(copy)  # the old English shown stays the one the translation is from
     entry = next(e for e in po if e.msgctxt == cid)
-    assert "fuzzy" in entry.flags and entry.previous_msgid and entry.msgstr
+    assert "fuzzy" in entry.flags and entry.previous_msgid == translated_from and entry.msgstr
     assert translate.check_catalog(copy, po) == [
         f"01_concept.ipynb, markdown cell 2 (id {cid}): marked fuzzy, the English changed: "
         "review, clear the flag"
