@@ -52,7 +52,7 @@ class Evaluations:
         row = (n, h.training.copy(), h.take_g_max(), models)
         if self.pool is not None and n > 0:
             self.pending.append(
-                (self.pool.submit(_evaluate_quietly, p, self.activation, self.T), *row)
+                (self.pool.submit(evaluate_unchecked, p, self.activation, self.T), *row)
             )
         else:
             self._append(evaluate_unchecked(p, self.activation, self.T), *row, p)
@@ -78,9 +78,3 @@ class Evaluations:
             loss_all[models], acc_all[models] = loss, acc
             loss, acc = loss_all, acc_all
         h.append(n, loss, acc, training, g_max, p)
-
-
-def _evaluate_quietly(params: Params, activation: str, T: int) -> tuple:
-    """``evaluate_unchecked`` in another thread or process (numpy's error state is per thread)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return evaluate_unchecked(params, activation, T)
