@@ -1,8 +1,9 @@
 """Numerical gradients (数値微分) to check backpropagation.
 
 A central difference, (L(θ + ε) - L(θ - ε)) / 2ε, approximates dL/dθ with an
-error of order ε². Comparing it with BPTT's gradient, entry by entry, proves the
-backward pass right (or shows where it is wrong).
+error of order ε². Comparing it with BPTT's gradient, entry by entry, is evidence that
+the backward pass is right at these weights (a wrong one usually shows as a large relative
+error, and where): evidence, not a proof.
 """
 
 from __future__ import annotations
