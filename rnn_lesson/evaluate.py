@@ -178,6 +178,8 @@ class _Weights:
         # W four times side by side: z W4 is (z W, z W, z W, z W), the recurrent part of a
         # prefix's four children in one product, as the rows (n, 4 H) -> (4 n, H) of the tree
         self.W4, self.abs_W4 = np.tile(self.W, 4), np.tile(self.abs_W, 4)
+        # the thread's buffers hold the memory; _rows remembers which of them ``rows`` has
+        # already filled with this model's numbers in this evaluation
         self._rows: dict = {}
         self._buffers = _thread_buffers()
         # the rounding of x W_in + b, c_u (|x| |W_in| + |b|), (4, H)
