@@ -97,8 +97,9 @@ class TrainResult:
             who = "" if len(div) == 1 else f"model {k}: "
             if d is not None:
                 lines.append(
-                    f"{who}diverged at update {d}: the loss or a weight became inf/NaN, "
-                    "so training stopped there (try a smaller learning rate or initial weights)"
+                    f"{who}diverged at update {d}: the outputs, the loss or a weight became "
+                    "inf/NaN, so training stopped there (try a smaller learning rate or initial "
+                    "weights)"
                 )
             else:
                 lines.append(

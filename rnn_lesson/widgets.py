@@ -251,7 +251,7 @@ def summarize(
         lines.append(
             "diverged: "
             + ", ".join(f"seed {s} at update {d:,}" for s, d in diverged)
-            + " (the loss or a weight became inf/NaN; that network stopped there)"
+            + " (the outputs, the loss or a weight became inf/NaN; that network stopped there)"
         )
     lines.append("sample:   " + _sample_text(models, result, a, b, first_seed))
     return "\n".join(lines)
