@@ -199,7 +199,8 @@ classroom: classroom-deps classroom-venv
 KERNEL_RACE_ARGS ?=
 
 classroom-kernel-race: classroom-venv
-	$(CLASSROOM_STUDENT_VENV)/bin/python classroom/kernel_race.py $(KERNEL_RACE_ARGS)
+	CLASSROOM_STUDENT_VENV=$(CLASSROOM_STUDENT_VENV) CLASSROOM_NOTEBOOKS=$(CLASSROOM_NOTEBOOKS) \
+		$(CLASSROOM_STUDENT_VENV)/bin/python classroom/kernel_race.py $(KERNEL_RACE_ARGS)
 
 # The kernel race, then the load test: N simulated students (default 20) on a hub on
 # 127.0.0.1, then the security check: every attack of classroom/security_check.py tried

@@ -146,9 +146,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --- the settings, from the hub's configuration --------------------------------------------------
+FOLDER_SETTINGS = ("CLASSROOM_NOTEBOOKS", "CLASSROOM_HOME_BASE", "CLASSROOM_STUDENT_VENV")
+
+
 def spawner_args(config: Path, env: dict[str, str] | None = None) -> list[str]:
     """``c.Spawner.args`` of the hub's configuration, executed as JupyterHub does, in loadtest
-    mode (its test sign-in settings are made up here; nothing is started)."""
+    mode (its test sign-in settings are made up here; nothing is started). The folders the
+    configuration checks (CLASSROOM_NOTEBOOKS, CLASSROOM_HOME_BASE, CLASSROOM_STUDENT_VENV) are
+    taken from the environment, as the hub takes them; every other CLASSROOM_ setting is not."""
     from traitlets.config import Config
 
     loadtest = {
@@ -159,7 +164,8 @@ def spawner_args(config: Path, env: dict[str, str] | None = None) -> list[str]:
     saved = dict(os.environ)
     try:
         for key in [k for k in os.environ if k.startswith("CLASSROOM_")]:
-            del os.environ[key]
+            if key not in FOLDER_SETTINGS:
+                del os.environ[key]
         os.environ.update({**loadtest, **(env or {})})
         c = Config()
         namespace = {"get_config": lambda: c, "__file__": str(config)}

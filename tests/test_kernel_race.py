@@ -95,8 +95,20 @@ def test_spawner_args_of_the_hubs_config_are_the_spawners(race, monkeypatch):
     """The hub's own configuration is read as JupyterHub reads it (test_classroom.py)."""
     from test_classroom import LOADTEST_ENV, load_config
 
-    c, _ = load_config(monkeypatch, LOADTEST_ENV)
+    c, _ = load_config(monkeypatch, LOADTEST_ENV)  # its folders: "/", on any machine
     assert race.spawner_args(CONFIG) == list(c.Spawner.args)
+
+
+def test_spawner_args_checks_the_folders_the_environment_names(race, monkeypatch, tmp_path):
+    """The hub's folders come from the environment, as for the hub itself: a folder that does
+    not exist is refused, whatever the default path holds on this machine."""
+    from test_classroom import LOADTEST_ENV, load_config
+
+    load_config(monkeypatch, LOADTEST_ENV)
+    monkeypatch.setenv("CLASSROOM_NOTEBOOKS", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="CLASSROOM_NOTEBOOKS: .*missing does not exist"):
+        race.spawner_args(CONFIG)
+    assert os.environ["CLASSROOM_NOTEBOOKS"] == str(tmp_path / "missing")  # restored
 
 
 def test_round_plan_alternates(race):
