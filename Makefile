@@ -92,9 +92,13 @@ format: $(VENV)/.installed-test
 bench: $(VENV)/.installed-lab
 	$(BIN)/python benchmarks/bench_training.py
 
-# Re-execute every notebook in place, top to bottom, to commit it with fresh outputs.
+# Re-execute every notebook in place, top to bottom, to commit it with fresh outputs. The
+# committed outputs come from one numerical world, the AVX2 machine's (scripts/run_worlds.py):
+# on a machine with AVX-512 that world is made by switching numpy's AVX-512 code off, so the
+# numbers the prose quotes do not change with the machine that executes the notebooks.
 execute: $(VENV)/.installed-test
-	$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace \
+	eval "$$($(BIN)/python scripts/run_worlds.py --env-of avx2)" && OPENBLAS_NUM_THREADS=1 \
+		$(BIN)/python -m jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False notebooks/*.ipynb
 	$(BIN)/python scripts/translate.py build
 

@@ -14,6 +14,10 @@ every output nbval compares, and every assert, is the same in each of these worl
     haswell               OPENBLAS_CORETYPE=Haswell (AVX2 + FMA kernels)
     no-simd               numpy's SIMD dispatch switched off (NPY_DISABLE_CPU_FEATURES)
     sandybridge-no-simd   both
+    avx2                  on a machine with AVX-512: Haswell kernels and numpy's AVX-512
+                          code switched off, as on an AVX2 machine, most laptops' world
+                          (numpy's AVX2 exp rounds differently from its AVX-512 one); the
+                          committed outputs come from this world (``make execute``)
     arm64, arm64-neon     aarch64 under emulation (scripts/arm_world.py): only when named
 
 On an x86-64 machine with AVX2 these are at least five distinct worlds. A world that would
@@ -62,6 +66,7 @@ import argparse
 import glob
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -110,6 +115,16 @@ def _no_simd() -> str:
     return " ".join(__cpu_dispatch__)
 
 
+def _above_avx2() -> str:
+    """numpy's SIMD targets above AVX2 (X86_V4, AVX512_*), if this CPU runs any of them."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    above = [t for t in __cpu_dispatch__ if t == "X86_V4" or t.startswith("AVX512")]
+    return " ".join(above) if any(__cpu_features__.get(t) for t in above) else ""
+
+
 def _cpu_flags() -> set[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -137,6 +152,9 @@ def worlds() -> dict[str, dict[str, str]]:
         found["no-simd"] = {"NPY_DISABLE_CPU_FEATURES": no_simd}
         if "sandybridge" in found:
             found["sandybridge-no-simd"] = {**found["sandybridge"], **found["no-simd"]}
+    above_avx2 = _above_avx2() if x86 else ""
+    if above_avx2 and "haswell" in found:
+        found["avx2"] = {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": above_avx2}
     return found
 
 
@@ -242,7 +260,17 @@ def main() -> int:
         help="a shell command to run from the start, beside the worlds and outside --jobs "
         "(its pass or fail counts with the worlds'), e.g. one that mostly downloads",
     )
+    parser.add_argument(
+        "--env-of",
+        metavar="WORLD",
+        help="print the shell commands (export ...) that make WORLD, for eval; nothing if "
+        "this machine has no such world, or it is the default one; and run nothing",
+    )
     args = parser.parse_args()
+    if args.env_of is not None:
+        env = known.get(args.env_of, {})
+        print("; ".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
+        return 0
     every = args.notebooks or sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
     training = every if args.notebooks else [n for n in every if Path(n).name not in NO_TRAINING]
     chosen = {w: {**known, **arm_world.WORLDS}[w] for w in (args.world or known)}

@@ -3,6 +3,7 @@ routes, CI, the README, imports."""
 
 import importlib.util
 import json
+import os
 import platform
 import re
 import subprocess
@@ -363,6 +364,36 @@ def test_the_worlds_differ_in_blas_kernel_or_numpy_simd():
     assert any("NPY_DISABLE_CPU_FEATURES" in env for env in others)
     if {"avx2", "fma"} <= load_runner()._cpu_flags():
         assert len(others) >= 5, worlds  # so at least 4 differ from the default on any AVX2 machine
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 only")
+def test_a_machine_with_avx512_also_runs_the_avx2_world():
+    """Most laptops run numpy's AVX2 code; on a machine whose numpy runs AVX-512 code, the
+    default world is not theirs, so a world with that code switched off stands in for it."""
+    from numpy._core._multiarray_umath import __cpu_features__
+
+    runner = load_runner()
+    worlds = runner.worlds()
+    if not __cpu_features__.get("AVX512F"):
+        assert "avx2" not in worlds
+        return
+    seen = runner.describe({**os.environ, **worlds["avx2"]})
+    assert "numpy SIMD X86_V3" in seen and "AVX512" not in seen and "X86_V4" not in seen, seen
+
+
+def test_make_execute_runs_in_the_avx2_world_where_there_is_one():
+    runner = load_runner()
+    script = ROOT / "scripts" / "run_worlds.py"
+    shown = subprocess.run(
+        ["bash", "-c", f'eval "$("{sys.executable}" "{script}" --env-of avx2)" && env'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for key, value in runner.worlds().get("avx2", {}).items():
+        assert f"{key}={value}" in shown
+    recipe = (ROOT / "Makefile").read_text().split("\nexecute:")[1].split("\n\n")[0]
+    assert "--env-of avx2" in recipe and "nbconvert" in recipe
 
 
 def ignored_cells() -> list[tuple[str, str]]:
