@@ -18,6 +18,7 @@ numpy only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,7 +94,12 @@ def delay_delta_out(Y: np.ndarray, D: np.ndarray, mask: np.ndarray) -> np.ndarra
 
 
 def truncated_bptt(
-    params: Params, cache: dict, delta_out: np.ndarray, truncate=None, entry_term: bool = True
+    params: Params,
+    cache: dict,
+    delta_out: np.ndarray,
+    truncate=None,
+    entry_term: bool = True,
+    drop_w_terms_at: Sequence[int] = (),
 ) -> Params:
     """BPTT with truncation length τ = ``truncate`` (None: full BPTT, the package's ``_bptt``).
 
@@ -107,11 +113,16 @@ def truncated_bptt(
     start c > 0 (an intervention for notebook 07): the gradient of the same loss with W held
     fixed where it multiplies the entering state.
 
+    drop_w_terms_at: steps t (1 to T - 1) whose term z[t-1]ᵀ δ[t] is dropped from W's
+    gradient, wherever they lie (the control for entry_term=False: as many terms dropped
+    elsewhere); the deltas still flow back through W there.
+
     For a stack, ``truncate`` may be a list of K values, one per model (None: that model full).
     """
     if not isinstance(entry_term, (bool, np.bool_)):
         raise ValueError(f"entry_term must be True or False, got {entry_term!r}")
-    if truncate is None:
+    dropped = _dropped_steps(drop_w_terms_at, cache["u"].shape[-2])
+    if truncate is None and not dropped:
         return _bptt(params, cache, delta_out)[0]
     keep = _keep_factors(truncate, check_params(params)[0], cache["u"].shape[-2])
     get_activation(cache["activation"])
@@ -130,6 +141,10 @@ def truncated_bptt(
     if not entry_term:  # no z[c-1]ᵀ δ[c] at a chunk start c: keep[c] = 0 there
         per_step = keep[1:, None] if keep.ndim == 1 else np.transpose(keep[1:], (1, 2, 0, 3))
         delta_W = delta_W * per_step
+    if dropped:  # no z[t-1]ᵀ δ[t] at the steps t named
+        factor = np.ones(u.shape[-2] - 1)
+        factor[[t - 1 for t in dropped]] = 0.0
+        delta_W = delta_W * factor[:, None]
     return {
         "W_in": _sum_outer(X, delta),
         "W": _sum_outer(z[..., :-1, :], delta_W),  # z[t-1] enters as a constant
@@ -137,6 +152,21 @@ def truncated_bptt(
         "b": delta.sum(axis=(-3, -2)),
         "c": delta_out.sum(axis=(-3, -2)),
     }
+
+
+def _dropped_steps(steps: object, T: int) -> list[int]:
+    """``drop_w_terms_at`` checked: distinct whole numbers from 1 to T - 1."""
+    allowed = f"a list of distinct steps from 1 to T - 1 = {T - 1}"
+    if not isinstance(steps, (list, tuple, np.ndarray)):
+        raise ValueError(f"drop_w_terms_at must be {allowed}, got {steps!r}")
+    out = []
+    for t in steps:
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)):
+            raise ValueError(f"drop_w_terms_at must be {allowed}, got {steps!r}")
+        if not 1 <= t <= T - 1 or int(t) in out:
+            raise ValueError(f"drop_w_terms_at must be {allowed}, got {list(steps)!r}")
+        out.append(int(t))
+    return out
 
 
 def _keep_factors(truncate, lead: tuple[int, ...], T: int) -> np.ndarray:
@@ -210,6 +240,7 @@ def train_delay(
     n_test: int = 200,
     n_scored: int | None = None,
     entry_term: bool = True,
+    drop_w_terms_at: Sequence[int] = (),
 ) -> DelayResult:
     """Minibatch SGD on the k-step delay task, with full or truncated BPTT; one model or a stack.
 
@@ -222,7 +253,7 @@ def train_delay(
     only the last ``n_scored`` steps of each sequence, the same number for every delay
     (it must be at most T - k for every k).
     entry_term: False drops the entering state's term from W's truncated gradient, for every
-    model (``truncated_bptt``).
+    model (``truncated_bptt``); drop_w_terms_at drops the terms of the steps it names.
     One update per batch: the gradient (full or truncated) of the whole sequences, summed
     over their chunks; truncation here cuts the reach of the gradient, not the number of updates.
     """
@@ -242,6 +273,7 @@ def train_delay(
     _keep_factors(truncate, lead, T)  # checks truncate
     if not isinstance(entry_term, (bool, np.bool_)):
         raise ValueError(f"entry_term must be True or False, got {entry_term!r}")
+    _dropped_steps(drop_w_terms_at, T)
     if n_scored is not None:
         n_scored = positive_int(n_scored, "n_scored")
         longest = max((kk for kk in ks if isinstance(kk, (int, np.integer))), default=0)
@@ -277,7 +309,9 @@ def train_delay(
     for n in range(1, n_updates + 1):
         X, D, mask = task(rng, batch_size)
         Y, cache = _forward(p, X, activation)
-        grads = truncated_bptt(p, cache, delay_delta_out(Y, D, mask), truncate, entry_term)
+        grads = truncated_bptt(
+            p, cache, delay_delta_out(Y, D, mask), truncate, entry_term, drop_w_terms_at
+        )
         p = {name: p[name] - step[name] * grads[name] for name in PARAM_NAMES}
         if n % eval_every == 0 or n == n_updates:
             record(n)

@@ -391,3 +391,72 @@ def test_entry_term_per_model_in_a_stack_and_bad_values():
         eval_every=3, n_test=20,
     )  # fmt: skip
     assert R.relative_error(one.params["W"], kept.params["W"]) > 1e-6
+
+
+# --------------------------------------------------------------------------- drop_w_terms_at
+def frozen_steps_loss(params_ref, X, D, mask, tau, frozen):
+    """The held-state loss of truncation length tau (entering terms kept) with W held at
+    params_ref where it multiplies z[t-1] at the steps t in ``frozen`` (tanh)."""
+    _, cache = R.forward(params_ref, X)
+    z_ref, W_ref = cache["z"].copy(), params_ref["W"].copy()
+
+    def loss(p):
+        total = 0.0
+        for a in range(0, X.shape[1], tau):
+            z, zs = None, []
+            for t in range(a, min(a + tau, X.shape[1])):
+                W_t = W_ref if t in frozen else p["W"]
+                state = (z_ref[:, a - 1] if a > 0 else None) if t == a else z
+                entering = 0.0 if state is None else state @ W_t
+                z = np.tanh(X[:, t] @ p["W_in"] + entering + p["b"])
+                zs.append(z)
+            Y = R.sigmoid(np.stack(zs, axis=1) @ p["W_out"] + p["c"])
+            total += G.delay_loss(Y, D[:, a : a + tau], mask[a : a + tau])
+        return total
+
+    return loss
+
+
+@pytest.mark.parametrize("tau, frozen", [(3, (2, 4)), (7, (1, 5)), (2, (2, 3))])
+def test_dropping_w_terms_is_the_gradient_with_w_held_at_those_steps(tau, frozen):
+    p = start(9)
+    X, D, mask = R.random_delay_batch(np.random.default_rng(12), 3, 7, 1)
+    Y, cache = R.forward(p, X)
+    grads = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), tau, drop_w_terms_at=frozen)
+    ref = {k: v.copy() for k, v in p.items()}
+    numeric = R.numerical_gradient(frozen_steps_loss(ref, X, D, mask, tau, frozen), p)
+    for k in R.PARAM_NAMES:
+        assert R.relative_error(grads[k], numeric[k]) < 1e-7, (k, tau, frozen)
+    kept = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), tau)
+    assert R.relative_error(grads["W"], kept["W"]) > 1e-6  # the dropped terms were not zero
+    for k in ("W_in", "W_out", "b", "c"):
+        np.testing.assert_array_equal(grads[k], kept[k])
+
+
+def test_dropping_w_terms_without_truncation_and_bad_steps():
+    p = start(3)
+    X, D, mask = R.random_delay_batch(np.random.default_rng(13), 3, 6, 1)
+    Y, cache = R.forward(p, X)
+    full = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), None)
+    none = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), None, drop_w_terms_at=[])
+    np.testing.assert_array_equal(none["W"], full["W"])  # nothing named: full BPTT
+    dropped = G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), None, drop_w_terms_at=[3])
+    ref = {k: v.copy() for k, v in p.items()}
+    numeric = R.numerical_gradient(frozen_steps_loss(ref, X, D, mask, 6, (3,)), p)
+    assert R.relative_error(dropped["W"], numeric["W"]) < 1e-7
+    for bad in ([0], [6], [2, 2], [1.5], (True,), 3, "1"):
+        with pytest.raises(ValueError, match="drop_w_terms_at"):
+            G.truncated_bptt(p, cache, G.delay_delta_out(Y, D, mask), 2, drop_w_terms_at=bad)
+        with pytest.raises(ValueError, match="drop_w_terms_at"):
+            G.train_delay(
+                p, rng=np.random.default_rng(0), k=1, T=6, n_updates=1, drop_w_terms_at=bad
+            )
+    trained = G.train_delay(
+        p, rng=np.random.default_rng(5), k=2, T=8, n_updates=3, batch_size=4, truncate=4,
+        eval_every=3, n_test=20, drop_w_terms_at=(5,),
+    )  # fmt: skip
+    plain = G.train_delay(
+        p, rng=np.random.default_rng(5), k=2, T=8, n_updates=3, batch_size=4, truncate=4,
+        eval_every=3, n_test=20,
+    )  # fmt: skip
+    assert not np.array_equal(trained.params["W"], plain.params["W"])  # the option reaches train
