@@ -325,26 +325,7 @@ def test_bad_n_scored_is_refused(n_scored):
 def frozen_entry_loss(params_ref, X, D, mask, tau):
     """The held-state loss with W also held at params_ref where it multiplies the state that
     enters a chunk: u[c] = x[c] W_in + z[c-1] W_ref + b at every chunk start c > 0 (tanh)."""
-    _, cache = R.forward(params_ref, X)
-    z_ref, W_ref = cache["z"].copy(), params_ref["W"].copy()
-
-    def loss(p):
-        total = 0.0
-        for a in range(0, X.shape[1], tau):
-            z = np.zeros((X.shape[0], W_ref.shape[0]))
-            zs = []
-            for t in range(a, min(a + tau, X.shape[1])):
-                if t == a:
-                    entering = z_ref[:, a - 1] @ W_ref if a > 0 else 0.0
-                else:
-                    entering = z @ p["W"]
-                z = np.tanh(X[:, t] @ p["W_in"] + entering + p["b"])
-                zs.append(z)
-            Y = R.sigmoid(np.stack(zs, axis=1) @ p["W_out"] + p["c"])
-            total += G.delay_loss(Y, D[:, a : a + tau], mask[a : a + tau])
-        return total
-
-    return loss
+    return frozen_steps_loss(params_ref, X, D, mask, tau, frozen=range(tau, X.shape[1], tau))
 
 
 @pytest.mark.parametrize("tau", [1, 2, 3, 7])
