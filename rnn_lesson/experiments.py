@@ -307,3 +307,15 @@ def backward_course_output(params: Params, cache: dict, D: np.ndarray) -> Params
         raise ValueError(f"D must have the shape of the outputs y, {y.shape}; got {np.shape(D)}")
     delta_out = (y - D) * d_sigmoid(y) / y.shape[-3]
     return _bptt(params, cache, delta_out)[0]
+
+
+def without_biases(backward_fn: Callable) -> Callable:
+    """``backward_fn`` (signature ``(params, cache, D) -> grads``) with the gradients of b and c
+    set to zero, so the biases stay where they start, at 0, as in the course's code."""
+    backward_fn = function(backward_fn, "backward_fn", "(params, cache, D) -> grads", 3)
+
+    def backward_no_biases(params: Params, cache: dict, D: np.ndarray) -> Params:
+        grads = backward_fn(params, cache, D)
+        return {k: (np.zeros_like(g) if k in ("b", "c") else g) for k, g in grads.items()}
+
+    return backward_no_biases

@@ -236,3 +236,26 @@ def test_hidden_deltas_take_a_numpy_integer_step():
     X, D = R.make_batch(*R.random_pairs(np.random.default_rng(1), 3, 8), 8)
     plain, _ = E.hidden_deltas(p, X, D, from_step=7)
     np.testing.assert_array_equal(E.hidden_deltas(p, X, D, from_step=np.int64(7))[0], plain)
+
+
+@pytest.mark.parametrize("backward_fn", [R.backward, E.backward_course_output])
+def test_without_biases_zeroes_only_the_bias_gradients_and_training_keeps_them_at_zero(backward_fn):
+    p = R.init_params(8, "normal", rng=np.random.default_rng(2))
+    X, D = R.make_batch(*R.random_pairs(np.random.default_rng(3), 4))
+    _, cache = R.forward(p, X)
+    full, cut = backward_fn(p, cache, D), E.without_biases(backward_fn)(p, cache, D)
+    for k in ("W_in", "W", "W_out"):
+        np.testing.assert_array_equal(cut[k], full[k])
+    assert np.any(full["b"] != 0) and np.any(full["c"] != 0)  # so zeroing them is a change
+    assert not np.any(cut["b"]) and not np.any(cut["c"])
+    run = R.train(
+        p, rng=np.random.default_rng(4), n_updates=50, backward_fn=E.without_biases(backward_fn)
+    )
+    assert not np.any(run.params["b"]) and not np.any(run.params["c"])
+    assert not np.array_equal(run.params["W"], p["W"])
+
+
+@pytest.mark.parametrize("bad", [None, 3, "backward", lambda p, c: p])
+def test_without_biases_refuses_what_is_not_a_backward_function(bad):
+    with pytest.raises(ValueError, match="backward_fn"):
+        E.without_biases(bad)
